@@ -1,0 +1,64 @@
+"""The ``albertctl`` command line: wires one module per command and is the single error boundary.
+
+Commands are thin: flags -> config dataclass -> one library call -> render. Any
+:class:`~albertctl.errors.AlbertctlError`, ``ValueError`` or file error raised below is printed
+as one ``error: ...`` line and exits with code 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from albertctl import __version__
+from albertctl.cli import build_vocab, export, finetune, make_data, pipeline, pretrain
+
+app = typer.Typer(
+    name="albertctl",
+    help="From raw text to a pretrained and fine-tuned ALBERT.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"albertctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    """albertctl: build-vocab -> make-data -> pretrain -> finetune glue."""
+
+
+for _module in (build_vocab, make_data, pretrain, finetune, export, pipeline):
+    _module.register(app)
+
+_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and turn user errors into one line + exit 1."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        app(args, prog_name="albertctl")
+    except _USER_ERRORS as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None

@@ -1,0 +1,9 @@
+"""Placeholder for the `pretrain` command module; its owner replaces this file."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
