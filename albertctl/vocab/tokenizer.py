@@ -1,0 +1,283 @@
+"""The ``Tokenizer`` every stage uses: SentencePiece plus the reference normalization and rules.
+
+Reads ``DIR/spiece.model`` and ``DIR/vocab_config.json`` (normalization settings). A directory
+with only ``spiece.model`` (a Hugging Face model folder, a released ALBERT) gets the released
+models' defaults: lower-case, accents stripped, quotes mapped, digit-comma fix.
+
+Ids follow the released models: ``<pad>`` 0, ``<unk>`` 1, ``[CLS]`` 2, ``[SEP]`` 3, ``[MASK]`` 4.
+Pairs are ``[CLS] A [SEP] B [SEP]`` with token types 0 through the first ``[SEP]``, 1 after;
+the longer side loses its last token until the pair fits (B on a tie), as the reference
+classifier does. ``word_starts`` is the reference whole-word rule, replaceable by another
+:class:`WordStartRule` (a Chinese word segmenter, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from albertctl.errors import AlbertctlError
+from albertctl.vocab.normalize import NormalizationConfig, normalize_text
+
+if TYPE_CHECKING:
+    import sentencepiece
+
+MODEL_FILE = "spiece.model"
+VOCAB_FILE = "spiece.vocab"
+CONFIG_FILE = "vocab_config.json"
+WORDPIECE_FILE = "vocab.txt"
+SPIECE_UNDERLINE = "\u2581"
+
+PAD, UNK, CLS, SEP, MASK = "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"
+SPECIAL_IDS: dict[str, int] = {PAD: 0, UNK: 1, CLS: 2, SEP: 3, MASK: 4}
+
+# A function of a piece's text: does this piece begin a new whole word?
+WordStartRule = Callable[[str], bool]
+
+# Reference create_pretraining_data.py `_is_start_piece_sp`: ASCII punctuation is its own word.
+_PUNCTUATION = frozenset('!"#$%&"()*+,-./:;?@[\\]^_`{|}~')
+_ENGLISH_OR_PUNCT = frozenset("abcdefghijklmnopqrstuvwxyz") | _PUNCTUATION
+
+
+def reference_word_start(piece: str) -> bool:
+    """The reference SentencePiece word-start rule (REFERENCE.md section 2 step 8).
+
+    A piece starts a word when it begins with ``▁`` or ``<``, is one ASCII punctuation mark, or
+    holds any character outside a-z and punctuation (so digits and non-English text always
+    count, albert#161).
+    """
+    if piece.startswith(SPIECE_UNDERLINE) or piece.startswith("<") or piece in _PUNCTUATION:
+        return True
+    return not all(c.lower() in _ENGLISH_OR_PUNCT for c in piece)
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """``[CLS] A [SEP] (B [SEP])`` ids and their token types (0 for A, 1 for B)."""
+
+    input_ids: list[int]
+    token_type_ids: list[int]
+
+
+def truncate_pair(a: list[int], b: list[int], max_tokens: int) -> tuple[list[int], list[int]]:
+    """Drop the last token of the longer side (B on a tie) until ``len(a) + len(b) <= max_tokens``."""
+    a, b = list(a), list(b)
+    while len(a) + len(b) > max_tokens:
+        if len(a) > len(b):
+            a.pop()
+        else:
+            b.pop()
+    return a, b
+
+
+class Tokenizer:
+    """A SentencePiece ALBERT vocabulary with the reference normalization and special ids."""
+
+    def __init__(
+        self,
+        model_file: Path,
+        normalization: NormalizationConfig | None = None,
+        *,
+        word_start_rule: WordStartRule = reference_word_start,
+        num_threads: int = 1,
+    ) -> None:
+        import sentencepiece as spm
+
+        self.model_file = Path(model_file)
+        if not self.model_file.is_file():
+            raise AlbertctlError(
+                f"{self.model_file} does not exist", hint="build it with `albertctl build-vocab`"
+            )
+        self.normalization = normalization or NormalizationConfig()
+        self.word_start_rule = word_start_rule
+        self.num_threads = num_threads
+        self._sp: sentencepiece.SentencePieceProcessor = spm.SentencePieceProcessor()
+        try:
+            self._sp.Load(str(self.model_file))
+        except (OSError, RuntimeError) as exc:
+            raise AlbertctlError(f"{self.model_file} is not a SentencePiece model ({exc})") from None
+        self.vocab_size: int = self._sp.GetPieceSize()
+        for piece, expected in SPECIAL_IDS.items():
+            found = self._sp.PieceToId(piece)
+            if found != expected or self._sp.IdToPiece(expected) != piece:
+                raise AlbertctlError(
+                    f"{self.model_file} does not have ALBERT's id layout: "
+                    f"{piece} is id {found}, expected {expected}",
+                    hint="rebuild the vocabulary with `albertctl build-vocab`",
+                )
+        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
+            SPECIAL_IDS[p] for p in SPECIAL_IDS
+        )
+        self._pieces: list[str] = [self._sp.IdToPiece(i) for i in range(self.vocab_size)]
+        # Ids whose piece ends in digit + "," get the digit-comma fix; precomputed so the common
+        # case (no such id in a text) costs one set lookup per id.
+        self._digit_comma_ids = frozenset(
+            i for i, p in enumerate(self._pieces) if len(p) > 1 and p[-1] == "," and p[-2].isdigit()
+        )
+        self._comma_id: int = self._sp.PieceToId(",")
+        self._word_starts: list[bool] | None = None
+        self._fingerprint: str | None = None
+
+    # -- encoding -------------------------------------------------------------------------------
+
+    def normalize(self, text: str) -> str:
+        """The text SentencePiece sees (see :mod:`albertctl.vocab.normalize`)."""
+        return normalize_text(text, self.normalization)
+
+    def _fix_digit_comma(self, ids: list[int]) -> list[int]:
+        if not self.normalization.digit_comma_fix or self._digit_comma_ids.isdisjoint(ids):
+            return ids
+        fixed: list[int] = []
+        for i in ids:
+            if i not in self._digit_comma_ids:
+                fixed.append(i)
+                continue
+            piece = self._pieces[i]
+            sub = self._sp.EncodeAsPieces(piece[:-1].replace(SPIECE_UNDERLINE, ""))
+            if piece[0] != SPIECE_UNDERLINE and sub and sub[0][0] == SPIECE_UNDERLINE:
+                sub = sub[1:] if len(sub[0]) == 1 else [sub[0][1:], *sub[1:]]
+            fixed.extend(self._sp.PieceToId(p) for p in sub)
+            fixed.append(self._comma_id)
+        return fixed
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of one text, without special tokens."""
+        return self._fix_digit_comma(self._sp.EncodeAsIds(self.normalize(text)))
+
+    def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
+        """Ids of many texts, encoded by SentencePiece's threaded batch encoder."""
+        normalized = [self.normalize(t) for t in texts]
+        threads = self.num_threads if num_threads is None else num_threads
+        batch = self._sp.Encode(normalized, out_type=int, num_threads=threads)
+        return [self._fix_digit_comma(ids) for ids in batch]
+
+    def tokenize(self, text: str) -> list[str]:
+        """Pieces of one text (for inspection)."""
+        return [self._pieces[i] for i in self.encode(text)]
+
+    def encode_pair(
+        self, a: str | list[int], b: str | list[int] | None = None, max_length: int = 512
+    ) -> EncodedPair:
+        """``[CLS] A [SEP] (B [SEP])``, truncated to ``max_length`` as the reference classifier does.
+
+        ``a`` and ``b`` are texts or already-encoded ids.
+        """
+        ids_a = self.encode(a) if isinstance(a, str) else list(a)
+        if b is None:
+            if max_length < 2:
+                raise AlbertctlError(f"max_length must be >= 2 for a single text, got {max_length}")
+            ids_a = ids_a[: max_length - 2]
+            return EncodedPair([self.cls_id, *ids_a, self.sep_id], [0] * (len(ids_a) + 2))
+        if max_length < 3:
+            raise AlbertctlError(f"max_length must be >= 3 for a pair, got {max_length}")
+        ids_b = self.encode(b) if isinstance(b, str) else list(b)
+        ids_a, ids_b = truncate_pair(ids_a, ids_b, max_length - 3)
+        input_ids = [self.cls_id, *ids_a, self.sep_id, *ids_b, self.sep_id]
+        token_type_ids = [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
+        return EncodedPair(input_ids, token_type_ids)
+
+    # -- inspection -----------------------------------------------------------------------------
+
+    def id_to_piece(self, token_id: int) -> str:
+        return self._pieces[token_id]
+
+    def piece_to_id(self, piece: str) -> int:
+        return self._sp.PieceToId(piece)
+
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
+        """Text of ``ids`` (normalized: lower-cased, accents stripped as at encoding)."""
+        if skip_special_tokens:
+            ids = [i for i in ids if not self._sp.IsControl(i) and i != self.pad_id]
+        return self._sp.DecodeIds(list(ids))
+
+    def word_starts(self, ids: Sequence[int]) -> list[bool]:
+        """Whether each id begins a whole word; special ids (``[CLS]``, ``[SEP]``, ...) always do."""
+        if self._word_starts is None:
+            self._word_starts = [
+                self._sp.IsControl(i) or self._sp.IsUnknown(i) or self.word_start_rule(p)
+                for i, p in enumerate(self._pieces)
+            ]
+        table = self._word_starts
+        return [table[i] for i in ids]
+
+    def fingerprint(self) -> str:
+        """Hex sha256 of ``spiece.model``."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(self.model_file.read_bytes()).hexdigest()
+        return self._fingerprint
+
+    def vocab_config(self) -> dict[str, Any]:
+        """What ``vocab_config.json`` holds for this tokenizer."""
+        return {
+            "kind": "sentencepiece",
+            "model_file": MODEL_FILE,
+            "vocab_size": self.vocab_size,
+            "special_ids": dict(SPECIAL_IDS),
+            "normalization": self.normalization.to_dict(),
+        }
+
+    def save(self, out_dir: Path) -> None:
+        """Copy ``spiece.model`` (and ``spiece.vocab`` when present) and write ``vocab_config.json``."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / MODEL_FILE
+        if target.resolve() != self.model_file.resolve():
+            shutil.copyfile(self.model_file, target)
+        vocab = self.model_file.with_name(VOCAB_FILE)
+        if vocab.is_file() and (out_dir / VOCAB_FILE).resolve() != vocab.resolve():
+            shutil.copyfile(vocab, out_dir / VOCAB_FILE)
+        from albertctl.fsutil import write_json
+
+        write_json(out_dir / CONFIG_FILE, self.vocab_config())
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({str(self.model_file)!r}, vocab_size={self.vocab_size})"
+
+
+def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule = reference_word_start) -> Tokenizer:
+    """Load the tokenizer in ``path``: our vocab dir, or any directory holding ``spiece.model``.
+
+    ``path`` may also be a ``.model`` file. Without ``vocab_config.json`` the released models'
+    normalization defaults apply (lower-case, strip accents, map quotes, digit-comma fix).
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix == ".model":
+        model_file, directory = path, path.parent
+    elif path.is_dir():
+        model_file, directory = path / MODEL_FILE, path
+    else:
+        raise AlbertctlError(
+            f"vocabulary {path} does not exist", hint="build one with `albertctl build-vocab`"
+        )
+    config_file = directory / CONFIG_FILE
+    normalization = NormalizationConfig()
+    if config_file.is_file():
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise AlbertctlError(
+                f"{config_file} is not valid JSON ({exc.msg})", hint="rebuild the vocabulary"
+            ) from None
+        kind = config.get("kind", "sentencepiece")
+        if kind != "sentencepiece":
+            raise AlbertctlError(
+                f"{config_file} names vocabulary kind {kind!r}",
+                hint="this albertctl reads 'sentencepiece' only",
+            )
+        normalization = NormalizationConfig.from_dict(config.get("normalization", {}))
+        model_file = directory / config.get("model_file", MODEL_FILE)
+    if not model_file.is_file():
+        if (directory / WORDPIECE_FILE).is_file():
+            raise AlbertctlError(
+                f"{directory} holds a WordPiece {WORDPIECE_FILE}, which is not supported yet",
+                hint="build a SentencePiece vocabulary with `albertctl build-vocab`",
+            )
+        raise AlbertctlError(
+            f"{directory} has no {MODEL_FILE}", hint="build one with `albertctl build-vocab`"
+        )
+    return Tokenizer(model_file, normalization, word_start_rule=word_start_rule)
