@@ -1,0 +1,136 @@
+"""Whole-word n-gram masking for the masked-LM objective, as pure functions on id lists.
+
+This is REFERENCE.md §2 steps 8-11 (google-research/albert ``create_masked_lm_predictions``):
+candidates are whole words built from word-start flags, n-gram lengths are drawn with
+P(n) ∝ 1/n, at most ``num_to_predict`` pieces are masked, and each chosen piece becomes
+``[MASK]`` (80%), stays (10%) or becomes a uniformly random id of the whole vocabulary (10%).
+One difference, on purpose: the reference draws n from the never-seeded global ``np.random``;
+here every draw comes from the ``np.random.Generator`` passed in, so the output is reproducible.
+Nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedSequence:
+    """The result of masking one ``[CLS] A [SEP] B [SEP]`` sequence."""
+
+    input_ids: list[int]
+    """The ids with the masks applied (same length as the input)."""
+    masked_lm_positions: list[int]
+    """Sorted positions that carry an MLM label."""
+    masked_lm_ids: list[int]
+    """The original ids at ``masked_lm_positions``."""
+
+
+def ngram_probs(ngram: int, *, favor_shorter: bool = True) -> np.ndarray:
+    """P(n) for n = 1..ngram: ∝ 1/n (``[6/11, 3/11, 2/11]`` for 3), reversed if not favoring shorter."""
+    if ngram < 1:
+        raise ValueError(f"ngram must be >= 1, got {ngram}")
+    pvals = 1.0 / np.arange(1, ngram + 1)
+    pvals /= pvals.sum()
+    return pvals if favor_shorter else pvals[::-1].copy()
+
+
+def draw_ngram(cumulative: Sequence[float], rng: np.random.Generator) -> int:
+    """One n in 1..len(cumulative) from the cumulative P(n) (inverse CDF, one uniform)."""
+    return min(1 + bisect.bisect_right(cumulative, rng.random()), len(cumulative))
+
+
+def num_to_predict(length: int, masked_lm_prob: float, max_predictions: int) -> int:
+    """How many pieces to mask: ``min(max_predictions, max(1, round(length * prob)))``.
+
+    ``length`` counts the special tokens, as the reference does (so at 512 tokens the cap of 20
+    gives ~3.9% masked). Python's ``round`` (half to even) matches the reference exactly.
+    """
+    return min(max_predictions, max(1, int(round(length * masked_lm_prob))))
+
+
+def make_candidates(
+    input_ids: Sequence[int],
+    word_starts: Sequence[bool],
+    *,
+    special_ids: Collection[int],
+    whole_word: bool = True,
+) -> tuple[list[list[int]], list[int]]:
+    """Group positions into maskable candidates (whole words) and compute ``token_boundary``.
+
+    Special ids (``[CLS]``, ``[SEP]``, pad) are never candidates and get boundary 1. With
+    ``whole_word``, a piece that does not start a word joins the previous candidate, exactly as
+    the reference does (even across a ``[SEP]``, which itself stays out). Returns
+    ``(candidates, token_boundary)``: lists of positions, and 0/1 per position.
+    """
+    candidates: list[list[int]] = []
+    boundary = [0] * len(input_ids)
+    for i, (token, start) in enumerate(zip(input_ids, word_starts, strict=True)):
+        if token in special_ids:
+            boundary[i] = 1
+            continue
+        if whole_word and candidates and not start:
+            candidates[-1].append(i)
+        else:
+            candidates.append([i])
+            if start:
+                boundary[i] = 1
+    return candidates, boundary
+
+
+def mask_ngrams(
+    input_ids: Sequence[int],
+    candidates: Sequence[list[int]],
+    *,
+    num_to_predict: int,
+    ngram: int,
+    pvals: np.ndarray,
+    mask_id: int,
+    vocab_size: int,
+    rng: np.random.Generator,
+) -> MaskedSequence:
+    """Choose whole-word n-grams to mask and apply 80/10/10 (REFERENCE.md §2 steps 10-11).
+
+    Every candidate start offers the slices ``candidates[i:i+n]`` for n = 1..ngram (shorter near
+    the end); the starts are shuffled and visited in turn. For each, n is drawn from ``pvals``;
+    if that n-gram would overshoot ``num_to_predict``, shorter ones are tried, else it is
+    skipped; an n-gram touching an already-masked position is skipped.
+    """
+    output = list(input_ids)
+    ngram_sets = [[candidates[i : i + n] for n in range(1, ngram + 1)] for i in range(len(candidates))]
+    order = rng.permutation(len(ngram_sets))
+    # Inverse-CDF draw of n (one uniform per visited start): same law as ``rng.choice(p=pvals)``.
+    cumulative = np.cumsum(pvals).tolist()
+    cumulative[-1] = 1.0
+    covered: set[int] = set()
+    labels: dict[int, int] = {}
+    for k in order:
+        if len(labels) >= num_to_predict:
+            break
+        slices = ngram_sets[k]
+        n = draw_ngram(cumulative, rng)
+        index_set = [pos for word in slices[n - 1] for pos in word]
+        # Fall back to shorter n-grams while this one would exceed the budget (reference loop).
+        while len(labels) + len(index_set) > num_to_predict and n > 1:
+            n -= 1
+            index_set = [pos for word in slices[n - 1] for pos in word]
+        if len(labels) + len(index_set) > num_to_predict:
+            continue
+        if any(pos in covered for pos in index_set):
+            continue
+        for pos in index_set:
+            covered.add(pos)
+            if rng.random() < 0.8:
+                output[pos] = mask_id
+            elif rng.random() < 0.5:
+                pass  # 10%: keep the original piece
+            else:
+                # 10%: uniform over the whole vocabulary, special ids included (as the reference).
+                output[pos] = int(rng.integers(0, vocab_size))
+            labels[pos] = input_ids[pos]
+    positions = sorted(labels)
+    return MaskedSequence(output, positions, [labels[p] for p in positions])
