@@ -1,0 +1,343 @@
+"""The ALBERT model: backbone, pretraining heads (MLM + SOP), sequence classification, losses.
+
+Follows TF ALBERT (google-research/albert ``modeling.py``) and matches transformers'
+``modeling_albert.py`` numerically (tests/test_model_parity.py). Reads and writes nothing; the
+caller decides device and dtype (the modules are autocast-friendly).
+
+Shape legend:
+    B batch, L sequence length, P masked positions per sequence, E embedding size,
+    H hidden size, N attention heads, D head size (H / N), I intermediate size, V vocab size,
+    C number of labels.
+
+Where we follow TF rather than transformers (docs/model.md): FFN-output dropout is applied
+(transformers 5 never applies it), the SOP head has no dropout, padded keys get -10000 added
+(not finfo.min, so an all-padding row stays finite), the pad row of the word table is trained
+like any other, and weights start from a normal truncated at 2 std.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from albertctl.model.config import AlbertConfig
+
+# TF ALBERT's additive mask value for padded keys.
+MASK_VALUE = -10000.0
+# Added to the MLM weight sum, as in TF run_pretraining.py, so an all-padding batch gives 0, not NaN.
+MLM_WEIGHT_EPS = 1e-5
+
+
+def activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Apply a config ``hidden_act`` (names as in transformers)."""
+    if name == "gelu_new":
+        return F.gelu(x, approximate="tanh")
+    if name == "gelu":
+        return F.gelu(x)
+    if name == "relu":
+        return F.relu(x)
+    if name == "silu":
+        return F.silu(x)
+    raise ValueError(f"unknown activation {name!r}")  # AlbertConfig validates this first
+
+
+def group_of_layer(layer: int, config: AlbertConfig) -> int:
+    """Which weight group layer ``layer`` uses: ``int(layer / num_layers * G)`` in exact integers."""
+    return layer * config.num_hidden_groups // config.num_hidden_layers
+
+
+def extended_attention_mask(input_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """(B, L) 1 = token, 0 = padding -> additive (B, 1, 1, L) mask over keys in ``dtype``."""
+    if input_mask is None:
+        return None
+    mask = (1.0 - input_mask[:, None, None, :].to(dtype)) * MASK_VALUE  # (B, 1, 1, L)
+    return mask
+
+
+class AlbertEmbeddings(nn.Module):
+    """Word + token-type + position embeddings (width E), LayerNorm, dropout."""
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.layer_norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        length = input_ids.shape[1]
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)  # (B, L, E)
+        x = x + self.position_embeddings.weight[:length]  # (L, E) broadcast over B
+        return self.dropout(self.layer_norm(x))
+
+
+class AlbertAttention(nn.Module):
+    """Multi-head self-attention through ``F.scaled_dot_product_attention`` (post-LN residual)."""
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_size = config.head_size
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.attention_dropout_prob = config.attention_probs_dropout_prob
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        batch, length, hidden = x.shape
+        shape = (batch, length, self.num_heads, self.head_size)
+        q = self.query(x).view(shape).transpose(1, 2)  # (B, N, L, D)
+        k = self.key(x).view(shape).transpose(1, 2)  # (B, N, L, D)
+        v = self.value(x).view(shape).transpose(1, 2)  # (B, N, L, D)
+        if mask is not None:
+            mask = mask.to(q.dtype)  # under autocast q is the low-precision dtype
+        dropout = self.attention_dropout_prob if self.training else 0.0
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)  # (B, N, L, D)
+        context = context.transpose(1, 2).reshape(batch, length, hidden)  # (B, L, H)
+        return self.layer_norm(x + self.dropout(self.dense(context)))
+
+
+class AlbertBlock(nn.Module):
+    """One transformer block: attention, then FFN (H -> I -> H) with post-LN residuals."""
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__()
+        self.hidden_act = config.hidden_act
+        self.attention = AlbertAttention(config)
+        self.ffn = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.ffn_output = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.ffn_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        attended = self.attention(x, mask)  # (B, L, H)
+        inner = activation(self.hidden_act, self.ffn(attended))  # (B, L, I)
+        return self.ffn_layer_norm(attended + self.dropout(self.ffn_output(inner)))
+
+
+class AlbertGroup(nn.Module):
+    """``inner_group_num`` blocks with their own weights, run in order; shared across layers."""
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(AlbertBlock(config) for _ in range(config.inner_group_num))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x, mask)
+        return x
+
+
+class AlbertModel(nn.Module):
+    """The backbone: embeddings, E -> H mapping, shared layer groups, pooler on token 0."""
+
+    def __init__(self, config: AlbertConfig, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = AlbertEmbeddings(config)
+        # TF creates this only when E != H; we always have it (as transformers does), so every
+        # Hugging Face checkpoint loads. At E == H it is one extra H x H matrix.
+        self.embedding_hidden_mapping_in = nn.Linear(config.embedding_size, config.hidden_size)
+        self.groups = nn.ModuleList(AlbertGroup(config) for _ in range(config.num_hidden_groups))
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
+        init_albert_weights(self, config, generator)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        input_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) ids, types, mask (1 token / 0 pad) -> sequence output (B, L, H), pooled (B, H)."""
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
+                f"{self.config.max_position_embeddings}"
+            )
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = self.embeddings(input_ids, token_type_ids)  # (B, L, E)
+        x = self.embedding_hidden_mapping_in(x)  # (B, L, H)
+        mask = extended_attention_mask(input_mask, x.dtype)  # (B, 1, 1, L)
+        for layer in range(self.config.num_hidden_layers):
+            x = self.groups[group_of_layer(layer, self.config)](x, mask)
+        pooled = torch.tanh(self.pooler(x[:, 0]))  # (B, H)
+        return x, pooled
+
+
+class AlbertMLMHead(nn.Module):
+    """H -> E transform, activation, LayerNorm, then logits against the tied word table + own bias."""
+
+    def __init__(self, config: AlbertConfig) -> None:
+        super().__init__()
+        self.hidden_act = config.hidden_act
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+        self.layer_norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, hidden: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
+        """(..., H) hidden, (V, E) word table -> (..., V) logits."""
+        x = self.layer_norm(activation(self.hidden_act, self.dense(hidden)))  # (..., E)
+        return F.linear(x, word_embeddings, self.bias)  # (..., V)
+
+
+class PreTrainingOutput(NamedTuple):
+    """Logits of the two pretraining heads."""
+
+    mlm_logits: torch.Tensor
+    """(B, P, V) at ``masked_lm_positions`` when given, else (B, L, V)."""
+    sop_logits: torch.Tensor
+    """(B, 2): 0 = segments in order, 1 = swapped."""
+
+
+class AlbertForPreTraining(nn.Module):
+    """Backbone + MLM head (tied decoder) + SOP head (Linear H -> 2 on the pooled output, no dropout)."""
+
+    def __init__(self, config: AlbertConfig, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        generator = default_generator(generator)
+        self.albert = AlbertModel(config, generator=generator)
+        self.mlm_head = AlbertMLMHead(config)
+        self.sop_classifier = nn.Linear(config.hidden_size, 2)
+        init_albert_weights(self.mlm_head, config, generator)
+        init_albert_weights(self.sop_classifier, config, generator)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        input_mask: torch.Tensor | None = None,
+        masked_lm_positions: torch.Tensor | None = None,
+    ) -> PreTrainingOutput:
+        """(B, L) inputs, optional (B, P) positions -> MLM logits (B, P, V) or (B, L, V), SOP (B, 2)."""
+        sequence, pooled = self.albert(input_ids, token_type_ids, input_mask)  # (B, L, H), (B, H)
+        if masked_lm_positions is not None:
+            index = masked_lm_positions.long()[:, :, None].expand(-1, -1, sequence.shape[-1])  # (B, P, H)
+            sequence = torch.gather(sequence, 1, index)  # (B, P, H)
+        mlm_logits = self.mlm_head(sequence, self.albert.embeddings.word_embeddings.weight)
+        return PreTrainingOutput(mlm_logits=mlm_logits, sop_logits=self.sop_classifier(pooled))
+
+
+@dataclass(frozen=True)
+class PreTrainingLoss:
+    """The pretraining loss and what accuracy needs; counts are detached floats (sums over the batch)."""
+
+    loss: torch.Tensor
+    """mlm_loss + sop_loss (scalar, differentiable)."""
+    mlm_loss: torch.Tensor
+    """Σ w·CE / (Σ w + 1e-5) over masked positions."""
+    sop_loss: torch.Tensor
+    """Mean CE over the batch."""
+    mlm_correct: torch.Tensor
+    """Σ w·[argmax == label]."""
+    mlm_count: torch.Tensor
+    """Σ w (the number of real masked positions)."""
+    sop_correct: torch.Tensor
+    """Number of sequences whose SOP argmax equals the label."""
+    sop_count: torch.Tensor
+    """Batch size."""
+
+
+def pretraining_loss(
+    output: PreTrainingOutput,
+    masked_lm_ids: torch.Tensor,
+    masked_lm_weights: torch.Tensor,
+    sentence_order_label: torch.Tensor,
+) -> PreTrainingLoss:
+    """TF ALBERT's pretraining loss from (B, P, V) MLM logits, (B, P) ids and weights, (B,) SOP labels.
+
+    Padded prediction slots carry weight 0 (their id may be anything, including -100). The
+    cross entropies are computed in fp32 whatever the logits' dtype.
+    """
+    if output.mlm_logits.shape[:2] != masked_lm_ids.shape:
+        raise ValueError(
+            f"mlm_logits {tuple(output.mlm_logits.shape)} do not match masked_lm_ids "
+            f"{tuple(masked_lm_ids.shape)}: pass masked_lm_positions to the model"
+        )
+    logits = output.mlm_logits.float().flatten(0, 1)  # (B*P, V)
+    ids = masked_lm_ids.long().clamp_min(0).flatten()  # (B*P,)
+    weights = masked_lm_weights.float().flatten()  # (B*P,)
+    per_position = F.cross_entropy(logits, ids, reduction="none")  # (B*P,)
+    weight_sum = weights.sum()
+    mlm_loss = (per_position * weights).sum() / (weight_sum + MLM_WEIGHT_EPS)
+    sop_logits = output.sop_logits.float()  # (B, 2)
+    labels = sentence_order_label.long()
+    sop_loss = F.cross_entropy(sop_logits, labels)
+    with torch.no_grad():
+        mlm_correct = ((logits.argmax(-1) == ids).float() * weights).sum()
+        sop_correct = (sop_logits.argmax(-1) == labels).float().sum()
+    return PreTrainingLoss(
+        loss=mlm_loss + sop_loss,
+        mlm_loss=mlm_loss,
+        sop_loss=sop_loss,
+        mlm_correct=mlm_correct,
+        mlm_count=weight_sum.detach(),
+        sop_correct=sop_correct,
+        sop_count=torch.tensor(float(labels.numel()), device=labels.device),
+    )
+
+
+class AlbertForSequenceClassification(nn.Module):
+    """Backbone + dropout(classifier_dropout_prob) + Linear H -> C on the pooled output; C = 1: regression."""
+
+    def __init__(
+        self, config: AlbertConfig, num_labels: int, *, generator: torch.Generator | None = None
+    ) -> None:
+        super().__init__()
+        if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+            raise ValueError(f"num_labels must be an integer >= 1 (1 = regression), got {num_labels!r}")
+        self.config = config
+        self.num_labels = num_labels
+        generator = default_generator(generator)
+        self.albert = AlbertModel(config, generator=generator)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, num_labels)
+        init_albert_weights(self.classifier, config, generator)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        input_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, L) inputs -> (B, C) logits (C = 1: the regression score)."""
+        _, pooled = self.albert(input_ids, token_type_ids, input_mask)  # (B, H)
+        return self.classifier(self.dropout(pooled))  # (B, C)
+
+
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross entropy for (B, C>1) logits and (B,) class ids; MSE for (B, 1) scores and (B,) floats."""
+    if logits.shape[-1] == 1:
+        return F.mse_loss(logits.float().squeeze(-1), labels.float())
+    return F.cross_entropy(logits.float(), labels.long())
+
+
+def default_generator(generator: torch.Generator | None) -> torch.Generator:
+    """The generator to initialise with: the caller's, else a fresh one seeded 0 (deterministic)."""
+    return generator if generator is not None else torch.Generator().manual_seed(0)
+
+
+@torch.no_grad()
+def init_albert_weights(module: nn.Module, config: AlbertConfig, generator: torch.Generator | None) -> None:
+    """TF initialisation: weights ~ normal(0, σ) truncated at ±2σ, biases 0, LayerNorm 1/0."""
+    generator = default_generator(generator)
+    std = config.initializer_range
+    for sub in module.modules():
+        if isinstance(sub, (nn.Linear, nn.Embedding)):
+            nn.init.trunc_normal_(sub.weight, std=std, a=-2 * std, b=2 * std, generator=generator)
+            if isinstance(sub, nn.Linear) and sub.bias is not None:
+                sub.bias.zero_()
+        elif isinstance(sub, nn.LayerNorm):
+            sub.weight.fill_(1.0)
+            sub.bias.zero_()
+        elif isinstance(sub, AlbertMLMHead):
+            sub.bias.zero_()

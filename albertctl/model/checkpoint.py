@@ -1,0 +1,309 @@
+"""Model folders: write ours, read ours or a Hugging Face directory, find a run's newest checkpoint.
+
+Our folder (``save_model``) holds ``config.json`` (the ``AlbertConfig`` fields plus ``format``,
+``format_version``, ``head`` and ``num_labels``) and ``model.safetensors`` (our parameter names),
+plus the tokenizer files when one is given. ``load_model`` also reads a transformers directory
+(``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``, the latter with
+``weights_only=True``), renaming keys through ``hf.py``. Loading never unpickles objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from albertctl.errors import AlbertctlError
+from albertctl.fsutil import atomic_dir, read_json, write_json
+from albertctl.model import hf
+from albertctl.model.albert import AlbertForPreTraining, AlbertForSequenceClassification, AlbertModel
+from albertctl.model.config import AlbertConfig
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "albertctl-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+HF_BIN_FILE = "pytorch_model.bin"
+
+Head = Literal["pretraining", "classification", "backbone"]
+HEADS: tuple[str, ...] = ("pretraining", "classification", "backbone")
+# Parameters (our names) of each head beyond the backbone ("albert.*").
+HEAD_PREFIXES: dict[str, tuple[str, ...]] = {
+    "pretraining": ("mlm_head.", "sop_classifier."),
+    "classification": ("classifier.",),
+    "backbone": (),
+}
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DDP (``.module``) and ``torch.compile`` (``._orig_mod``)."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
+def head_of(model: nn.Module) -> tuple[str, int | None]:
+    """(head name, num_labels) of one of our model classes."""
+    if isinstance(model, AlbertForPreTraining):
+        return "pretraining", None
+    if isinstance(model, AlbertForSequenceClassification):
+        return "classification", model.num_labels
+    if isinstance(model, AlbertModel):
+        return "backbone", None
+    raise TypeError(f"not an albertctl ALBERT model: {type(model).__name__}")
+
+
+def write_model_files(model: nn.Module, directory: Path, *, tokenizer: Any = None) -> None:
+    """Write config.json + model.safetensors (+ tokenizer files) into an existing directory."""
+    from safetensors.torch import save_file
+
+    model = _unwrap(model)
+    head, num_labels = head_of(model)
+    config: AlbertConfig = model.config
+    directory = Path(directory)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tmp = directory / (WEIGHTS_FILE + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT, "head": head})
+    tmp.replace(directory / WEIGHTS_FILE)
+    if tokenizer is not None:
+        tokenizer.save(directory)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "head": head, "num_labels": num_labels}
+    write_json(directory / CONFIG_FILE, {**meta, **config.to_dict()})
+
+
+def save_model(model: nn.Module, out_dir: Path, *, tokenizer: Any = None, overwrite: bool = False) -> Path:
+    """Atomically write a self-describing model folder (see the module docstring); returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        write_model_files(model, tmp, tokenizer=tokenizer)
+    return out_dir
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What ``load_checkpoint`` built and what it had to make up."""
+
+    model: nn.Module
+    """AlbertForPreTraining, AlbertForSequenceClassification or AlbertModel, in train mode, fp32, CPU."""
+    config: AlbertConfig
+    """The model's config (after ``overrides``)."""
+    source_format: str
+    """"albertctl" or "huggingface"."""
+    initialized: tuple[str, ...]
+    """Parameters not in the checkpoint, freshly initialised (e.g. a new classifier)."""
+    unused: tuple[str, ...]
+    """Checkpoint tensors the requested model has no place for (e.g. the MLM head when fine-tuning)."""
+
+
+def read_checkpoint(path: Path) -> tuple[AlbertConfig, dict[str, Any], dict[str, torch.Tensor], list[str]]:
+    """(config, metadata, state dict in our names, unknown HF keys) of a model folder, ours or HF."""
+    from safetensors.torch import load_file
+
+    path = resolve_checkpoint(path)
+    data = read_json(path / CONFIG_FILE)
+    if not isinstance(data, dict):
+        raise AlbertctlError(f"{path / CONFIG_FILE} must hold a JSON object")
+    if data.get("format") == FORMAT:
+        if data.get("format_version") != FORMAT_VERSION:
+            raise AlbertctlError(
+                f"{path} has model format version {data.get('format_version')!r}; "
+                f"this albertctl reads {FORMAT_VERSION}",
+                hint="upgrade albertctl",
+            )
+        meta = {"format": "albertctl", "head": data.get("head"), "num_labels": data.get("num_labels")}
+        config = AlbertConfig.from_dict(
+            {k: v for k, v in data.items() if k not in meta and k != "format_version"}
+        )
+        state = load_file(str(path / WEIGHTS_FILE))
+        if meta["head"] == "backbone":
+            state = {f"albert.{k}": v for k, v in state.items()}
+        return config, meta, state, []
+    if data.get("model_type") != "albert":
+        raise AlbertctlError(
+            f"{path / CONFIG_FILE} is neither an albertctl model nor a Hugging Face ALBERT config",
+            hint="pass a folder written by albertctl or by transformers' save_pretrained",
+        )
+    config, num_labels = hf.from_hf_config(data)
+    if (path / WEIGHTS_FILE).is_file():
+        raw = load_file(str(path / WEIGHTS_FILE))
+    elif (path / HF_BIN_FILE).is_file():
+        try:
+            raw = torch.load(path / HF_BIN_FILE, map_location="cpu", weights_only=True)
+        except Exception as exc:  # weights_only refuses anything but tensors and containers
+            raise AlbertctlError(
+                f"cannot read {path / HF_BIN_FILE} safely: {exc}",
+                hint="convert it to model.safetensors with transformers' save_pretrained",
+            ) from exc
+    else:
+        raise AlbertctlError(f"{path} has no {WEIGHTS_FILE} or {HF_BIN_FILE}")
+    state, unknown = hf.from_hf_state_dict(raw)
+    architectures = data.get("architectures") or []
+    meta = {"format": "huggingface", "head": None, "num_labels": num_labels, "architectures": architectures}
+    if any(key.startswith("classifier.") for key in state):
+        meta["head"] = "classification"
+        meta["num_labels"] = (
+            int(state["classifier.weight"].shape[0]) if "classifier.weight" in state else num_labels
+        )
+    return config, meta, state, unknown
+
+
+def build_model(
+    config: AlbertConfig, head: str, num_labels: int | None, *, generator: torch.Generator | None = None
+) -> nn.Module:
+    """A freshly initialised model with the requested head."""
+    if head == "pretraining":
+        return AlbertForPreTraining(config, generator=generator)
+    if head == "classification":
+        if num_labels is None:
+            raise AlbertctlError("num_labels is needed to build a classification head")
+        return AlbertForSequenceClassification(config, num_labels, generator=generator)
+    if head == "backbone":
+        return AlbertModel(config, generator=generator)
+    raise AlbertctlError(f"unknown head {head!r}", hint=f"use one of {', '.join(HEADS)}")
+
+
+def load_checkpoint(
+    path: Path,
+    *,
+    head: Head = "pretraining",
+    num_labels: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    generator: torch.Generator | None = None,
+) -> LoadedModel:
+    """Load a model folder (ours or Hugging Face) into a model with ``head``.
+
+    The backbone must be complete and shape-compatible; head parameters are loaded when present
+    and of the right shape, else freshly initialised (from ``generator``) and listed in
+    ``initialized``. ``overrides`` replaces config fields that do not change shapes (dropouts).
+    ``num_labels`` defaults to the checkpoint's for a classification checkpoint.
+    """
+    if head not in HEADS:
+        raise AlbertctlError(f"unknown head {head!r}", hint=f"use one of {', '.join(HEADS)}")
+    config, meta, state, unknown = read_checkpoint(path)
+    if overrides:
+        config = _apply_overrides(config, overrides)
+    if head == "classification" and num_labels is None:
+        if meta.get("head") != "classification" or meta.get("num_labels") is None:
+            raise AlbertctlError(
+                f"{path} has no classification head, so num_labels must be given",
+                hint="pass num_labels (1 for regression)",
+            )
+        num_labels = int(meta["num_labels"])
+    model = build_model(config, head, num_labels, generator=generator)
+    target = model.state_dict()
+    if head == "backbone":
+        target = {f"albert.{k}": v for k, v in target.items()}
+    missing_backbone = sorted(k for k in target if k.startswith("albert.") and k not in state)
+    if missing_backbone:
+        raise AlbertctlError(
+            f"{path} lacks backbone weights: {', '.join(missing_backbone[:5])}"
+            + (f" and {len(missing_backbone) - 5} more" if len(missing_backbone) > 5 else ""),
+            hint="is it an ALBERT checkpoint of the same layout (groups, inner_group_num)?",
+        )
+    to_load: dict[str, torch.Tensor] = {}
+    initialized: list[str] = []
+    for key, tensor in target.items():
+        source = state.get(key)
+        if source is not None and source.shape == tensor.shape:
+            to_load[key] = source
+        elif key.startswith("albert."):
+            raise AlbertctlError(
+                f"{path}: {key} has shape {tuple(source.shape)}, the config says {tuple(tensor.shape)}",  # type: ignore[union-attr]
+                hint="the checkpoint's config.json does not match its weights",
+            )
+        else:
+            initialized.append(key)
+    unused = sorted(set(state) - set(target)) + unknown
+    with torch.no_grad():
+        for key, tensor in to_load.items():
+            target[key].copy_(tensor)
+    if initialized:
+        logger.info("initialised %s (not in %s)", ", ".join(initialized), path)
+    model.train()
+    return LoadedModel(
+        model=model,
+        config=config,
+        source_format=meta["format"],
+        initialized=tuple(initialized),
+        unused=tuple(unused),
+    )
+
+
+def load_model(
+    path: Path,
+    *,
+    head: Head = "pretraining",
+    num_labels: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[nn.Module, AlbertConfig]:
+    """``load_checkpoint`` returning just (model, config); see it for the rules."""
+    loaded = load_checkpoint(path, head=head, num_labels=num_labels, overrides=overrides, generator=generator)
+    return loaded.model, loaded.config
+
+
+_SHAPE_FIELDS = frozenset(
+    f.name
+    for f in dataclasses.fields(AlbertConfig)
+    if f.name
+    not in (
+        "hidden_dropout_prob",
+        "attention_probs_dropout_prob",
+        "classifier_dropout_prob",
+        "layer_norm_eps",
+        "initializer_range",
+        "hidden_act",
+    )
+)
+
+
+def _apply_overrides(config: AlbertConfig, overrides: dict[str, Any]) -> AlbertConfig:
+    bad = sorted(set(overrides) & _SHAPE_FIELDS)
+    if bad:
+        raise AlbertctlError(
+            f"cannot override {', '.join(bad)} when loading weights: they change parameter shapes",
+            hint="only dropouts, layer_norm_eps, initializer_range and hidden_act can be overridden",
+        )
+    return AlbertConfig.from_dict({**config.to_dict(), **overrides})
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / CONFIG_FILE).is_file() and (
+        (path / WEIGHTS_FILE).is_file() or (path / HF_BIN_FILE).is_file()
+    )
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A model folder itself, or a run directory's newest complete ``checkpoints/step-NNNNNN/``."""
+    path = Path(path)
+    if not path.exists():
+        raise AlbertctlError(
+            f"checkpoint {path} does not exist", hint="pass a model folder or a pretraining run dir"
+        )
+    if _is_model_dir(path):
+        return path
+    root = path / "checkpoints"
+    steps = []
+    if root.is_dir():
+        for child in root.iterdir():
+            match = _STEP_DIR.match(child.name)
+            if match and child.is_dir() and _is_model_dir(child):
+                steps.append((int(match.group(1)), child))
+    if steps:
+        return max(steps)[1]
+    raise AlbertctlError(
+        f"{path} is not a model folder (config.json + model.safetensors) "
+        "and has no complete checkpoints/step-*/",
+        hint="pass a checkpoint folder, a pretraining run directory, or a Hugging Face model directory",
+    )

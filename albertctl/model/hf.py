@@ -1,0 +1,170 @@
+"""The Hugging Face (transformers) key map and config translation: the one place HF names live.
+
+Our parameter names (``albert.groups.0.blocks.0.attention.query.weight``) differ from
+transformers' (``albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight``);
+this module renames state dicts both ways and writes/reads the transformers ``config.json``
+(REFERENCE.md §4). It never imports transformers; tensors are only renamed, never changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+
+from albertctl.errors import AlbertctlError
+from albertctl.model.config import AlbertConfig
+
+# Backbone renames, ours -> HF, applied to keys without the "albert." prefix. Order matters only
+# in that each key matches exactly one rule.
+_BACKBONE_RULES: tuple[tuple[str, str], ...] = (
+    (r"^embeddings\.layer_norm\.", "embeddings.LayerNorm."),
+    (r"^embeddings\.", "embeddings."),
+    (r"^embedding_hidden_mapping_in\.", "encoder.embedding_hidden_mapping_in."),
+    (
+        r"^groups\.(\d+)\.blocks\.(\d+)\.attention\.layer_norm\.",
+        r"encoder.albert_layer_groups.\1.albert_layers.\2.attention.LayerNorm.",
+    ),
+    (
+        r"^groups\.(\d+)\.blocks\.(\d+)\.ffn_layer_norm\.",
+        r"encoder.albert_layer_groups.\1.albert_layers.\2.full_layer_layer_norm.",
+    ),
+    (r"^groups\.(\d+)\.blocks\.(\d+)\.", r"encoder.albert_layer_groups.\1.albert_layers.\2."),
+    (r"^pooler\.", "pooler."),
+)
+_BACKBONE_RULES_BACK: tuple[tuple[str, str], ...] = (
+    (r"^embeddings\.LayerNorm\.", "embeddings.layer_norm."),
+    (r"^embeddings\.", "embeddings."),
+    (r"^encoder\.embedding_hidden_mapping_in\.", "embedding_hidden_mapping_in."),
+    (
+        r"^encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.attention\.LayerNorm\.",
+        r"groups.\1.blocks.\2.attention.layer_norm.",
+    ),
+    (
+        r"^encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.full_layer_layer_norm\.",
+        r"groups.\1.blocks.\2.ffn_layer_norm.",
+    ),
+    (r"^encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.", r"groups.\1.blocks.\2."),
+    (r"^pooler\.", "pooler."),
+)
+# Head renames (full keys), ours -> HF.
+_HEAD_RULES: tuple[tuple[str, str], ...] = (
+    (r"^mlm_head\.layer_norm\.", "predictions.LayerNorm."),
+    (r"^mlm_head\.dense\.", "predictions.dense."),
+    (r"^mlm_head\.bias$", "predictions.bias"),
+    (r"^sop_classifier\.", "sop_classifier.classifier."),
+    (r"^classifier\.", "classifier."),
+)
+_HEAD_RULES_BACK: tuple[tuple[str, str], ...] = (
+    (r"^predictions\.LayerNorm\.", "mlm_head.layer_norm."),
+    (r"^predictions\.dense\.", "mlm_head.dense."),
+    (r"^predictions\.bias$", "mlm_head.bias"),
+    (r"^sop_classifier\.classifier\.", "sop_classifier."),
+    (r"^classifier\.", "classifier."),
+)
+# HF keys that carry no information of their own: the tied decoder (a copy of the word table and
+# of predictions.bias) and the old non-persistent position_ids buffer.
+_HF_REDUNDANT = re.compile(r"^(predictions\.decoder\.(weight|bias)|(albert\.)?embeddings\.position_ids)$")
+
+HF_ARCHITECTURES = {
+    "pretraining": "AlbertForPreTraining",
+    "classification": "AlbertForSequenceClassification",
+    "backbone": "AlbertModel",
+}
+
+
+def _rename(key: str, rules: tuple[tuple[str, str], ...]) -> str | None:
+    for pattern, replacement in rules:
+        new, count = re.subn(pattern, replacement, key)
+        if count:
+            return new
+    return None
+
+
+def to_hf_state_dict(state: dict[str, torch.Tensor], *, tie_decoder: bool = False) -> dict[str, torch.Tensor]:
+    """Our state dict (a head model with ``albert.`` keys, or a bare backbone) -> transformers keys.
+
+    ``tie_decoder`` adds ``predictions.decoder.{weight,bias}`` (copies) for readers that want all
+    82 keys; transformers itself re-ties them, so by default they are left out as it does.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        if key.startswith("albert."):
+            new = _rename(key[len("albert.") :], _BACKBONE_RULES)
+            new = None if new is None else "albert." + new
+        else:
+            new = _rename(key, _HEAD_RULES) or _rename(key, _BACKBONE_RULES)
+        if new is None:
+            raise AssertionError(f"no Hugging Face name for parameter {key}")  # every module is mapped
+        out[new] = tensor
+    if tie_decoder and "predictions.bias" in out:
+        out["predictions.decoder.weight"] = out["albert.embeddings.word_embeddings.weight"].clone()
+        out["predictions.decoder.bias"] = out["predictions.bias"].clone()
+    return out
+
+
+def from_hf_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Transformers keys -> our keys with the backbone under ``albert.``; returns (state, unknown keys).
+
+    Accepts checkpoints of ``AlbertModel`` (no prefix) and of the head models (``albert.`` prefix).
+    The tied decoder copies and ``position_ids`` are dropped silently; other unknown keys are returned.
+    """
+    out: dict[str, torch.Tensor] = {}
+    unknown: list[str] = []
+    for key, tensor in state.items():
+        if _HF_REDUNDANT.match(key):
+            continue
+        if key.startswith("albert."):
+            new = _rename(key[len("albert.") :], _BACKBONE_RULES_BACK)
+            new = None if new is None else "albert." + new
+        else:
+            new = _rename(key, _HEAD_RULES_BACK)
+            if new is None:
+                new = _rename(key, _BACKBONE_RULES_BACK)
+                new = None if new is None else "albert." + new
+        if new is None:
+            unknown.append(key)
+        else:
+            out[new] = tensor
+    return out, unknown
+
+
+def to_hf_config(config: AlbertConfig, *, head: str, num_labels: int | None) -> dict[str, Any]:
+    """A transformers ``config.json`` for ``config`` (REFERENCE.md §4).
+
+    A pretraining config keeps ``num_labels`` 2, because transformers sizes the SOP head from it.
+    """
+    labels = num_labels if head == "classification" and num_labels is not None else 2
+    data: dict[str, Any] = {
+        "architectures": [HF_ARCHITECTURES[head]],
+        "model_type": "albert",
+        **config.to_dict(),
+        "position_embedding_type": "absolute",
+        "pad_token_id": 0,
+        "bos_token_id": 2,
+        "eos_token_id": 3,
+        "tie_word_embeddings": True,
+        "id2label": {str(i): f"LABEL_{i}" for i in range(labels)},
+        "label2id": {f"LABEL_{i}": i for i in range(labels)},
+    }
+    if head == "classification":
+        data["problem_type"] = "regression" if labels == 1 else "single_label_classification"
+    return data
+
+
+def from_hf_config(data: dict[str, Any]) -> tuple[AlbertConfig, int | None]:
+    """A transformers ``config.json`` dict -> (our config, its num_labels or None)."""
+    if data.get("model_type") not in (None, "albert"):
+        raise AlbertctlError(
+            f"config.json describes a {data.get('model_type')!r} model, not ALBERT",
+            hint="pass an ALBERT checkpoint directory",
+        )
+    if data.get("position_embedding_type", "absolute") != "absolute":
+        raise AlbertctlError(
+            f"position_embedding_type {data['position_embedding_type']!r} is not supported (only 'absolute')"
+        )
+    num_labels = data.get("num_labels")
+    if num_labels is None and isinstance(data.get("id2label"), dict):
+        num_labels = len(data["id2label"])
+    return AlbertConfig.from_dict(data, ignore_unknown=True), num_labels
