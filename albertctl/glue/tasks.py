@@ -1,0 +1,281 @@
+"""The GLUE task registry: files, columns, label sets, metrics and presets, per task in one place.
+
+Column indices are 0-based and follow the reference processors (REFERENCE.md §7): the classic
+GLUE TSV files are split on tabs with no quote handling. ``-1`` means "the last column" (MNLI,
+STS-B, QNLI, RTE and WNLI carry a variable number of annotation columns before the label).
+The Hugging Face layout names splits and columns differently; the ``hf_*`` fields map them.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from albertctl.errors import AlbertctlError
+
+LAST = -1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    """Fine-tuning hyperparameters for one task (REFERENCE.md §7, paper Table 14)."""
+
+    lr: float
+    """Peak AdamW learning rate."""
+    batch_size: int
+    """Sequences per optimizer step."""
+    dropout: float
+    """ALBERT hidden and attention dropout (the classifier keeps 0.1)."""
+    max_steps: int
+    """Optimizer steps of the reference run."""
+    warmup_steps: int
+    """Linear warm-up steps of the reference run."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TsvColumns:
+    """Where the fields of one TSV file kind are (0-based; ``LAST`` = the last column)."""
+
+    text_a: int
+    """Column of the first sentence."""
+    text_b: int | None
+    """Column of the second sentence, or None for single-sentence tasks."""
+    label: int | None = None
+    """Column of the label (train/dev), None for unlabeled test files."""
+    guid: int | None = None
+    """Column of the example id (test files), None to use the line number."""
+    num_columns: int | None = None
+    """Exact column count of every row, or None when it varies (then at least ``min_columns``)."""
+    min_columns: int = 1
+    """Minimum column count when ``num_columns`` is None."""
+    header: bool = True
+    """Whether the first line is a header row."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec:
+    """Everything albertctl knows about one GLUE task."""
+
+    name: str
+    """Our lower-case name, used on the command line (``sst2``)."""
+    dir_name: str
+    """Folder in the classic layout (``SST-2``); also the submission file stem."""
+    hf_name: str
+    """Folder (config name) in the Hugging Face layout."""
+    labels: tuple[str, ...] | None
+    """Label strings in id order as the TSV files spell them; None for regression (STS-B)."""
+    metrics: tuple[str, ...]
+    """Official dev metrics, reported in this order."""
+    selection_metric: str
+    """The metric that picks the best checkpoint (the reference: MCC, Pearson, else accuracy)."""
+    train_dev: TsvColumns
+    """Columns of train.tsv and the dev files."""
+    test: TsvColumns
+    """Columns of the test files."""
+    dev_splits: tuple[str, ...] = ("dev",)
+    """Dev file stems (``dev.tsv``); MNLI has matched and mismatched."""
+    test_splits: tuple[tuple[str, str], ...] = ()
+    """(test file stem, submission file stem) pairs."""
+    hf_columns: tuple[str, str | None] = ("sentence1", "sentence2")
+    """Text columns in the Hugging Face layout."""
+    hf_label_names: tuple[str, ...] | None = None
+    """Hugging Face ClassLabel names in id order, when they differ from ``labels``."""
+    preset: Preset | None = None
+    """The reference hyperparameters (None for AX, which is never trained)."""
+    skip_short_rows: bool = False
+    """QQP: the reference silently skips rows with too few columns."""
+
+    @property
+    def num_labels(self) -> int:
+        """Size of the classifier output (1 for regression)."""
+        return 1 if self.labels is None else len(self.labels)
+
+    @property
+    def is_regression(self) -> bool:
+        """True for STS-B (a float score, MSE loss)."""
+        return self.labels is None
+
+    def label_id(self, text: str) -> int:
+        """Label string -> id; ValueError when it is outside the task's set."""
+        assert self.labels is not None
+        return self.labels.index(text)
+
+
+_BINARY = ("0", "1")
+_NLI2 = ("entailment", "not_entailment")
+_MNLI = ("contradiction", "entailment", "neutral")
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            name="cola",
+            dir_name="CoLA",
+            hf_name="cola",
+            labels=_BINARY,
+            metrics=("mcc",),
+            selection_metric="mcc",
+            # source, label, original mark, sentence; train and dev have no header.
+            train_dev=TsvColumns(text_a=3, text_b=None, label=1, num_columns=4, header=False),
+            test=TsvColumns(guid=0, text_a=1, text_b=None, num_columns=2),
+            test_splits=(("test", "CoLA"),),
+            hf_columns=("sentence", None),
+            preset=Preset(lr=1e-5, batch_size=16, dropout=0.0, max_steps=5336, warmup_steps=320),
+        ),
+        TaskSpec(
+            name="sst2",
+            dir_name="SST-2",
+            hf_name="sst2",
+            labels=_BINARY,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            train_dev=TsvColumns(text_a=0, text_b=None, label=1, num_columns=2),
+            test=TsvColumns(guid=0, text_a=1, text_b=None, num_columns=2),
+            test_splits=(("test", "SST-2"),),
+            hf_columns=("sentence", None),
+            preset=Preset(lr=1e-5, batch_size=32, dropout=0.0, max_steps=20935, warmup_steps=1256),
+        ),
+        TaskSpec(
+            name="mrpc",
+            dir_name="MRPC",
+            hf_name="mrpc",
+            labels=_BINARY,
+            metrics=("f1", "accuracy"),
+            selection_metric="accuracy",
+            # Quality, #1 ID, #2 ID, #1 String, #2 String (files start with a UTF-8 BOM).
+            train_dev=TsvColumns(text_a=3, text_b=4, label=0, num_columns=5),
+            test=TsvColumns(guid=0, text_a=3, text_b=4, num_columns=5),
+            test_splits=(("test", "MRPC"),),
+            preset=Preset(lr=2e-5, batch_size=32, dropout=0.0, max_steps=800, warmup_steps=200),
+        ),
+        TaskSpec(
+            name="stsb",
+            dir_name="STS-B",
+            hf_name="stsb",
+            labels=None,
+            metrics=("pearson", "spearman"),
+            selection_metric="pearson",
+            # index genre filename year old_index source1 source2 sentence1 sentence2 score
+            train_dev=TsvColumns(text_a=7, text_b=8, label=LAST, num_columns=10),
+            test=TsvColumns(guid=0, text_a=7, text_b=8, num_columns=9),
+            test_splits=(("test", "STS-B"),),
+            preset=Preset(lr=2e-5, batch_size=16, dropout=0.0, max_steps=3598, warmup_steps=214),
+        ),
+        TaskSpec(
+            name="qqp",
+            dir_name="QQP",
+            hf_name="qqp",
+            labels=_BINARY,
+            metrics=("accuracy", "f1"),
+            selection_metric="accuracy",
+            # id qid1 qid2 question1 question2 is_duplicate; a few train rows are short.
+            train_dev=TsvColumns(text_a=3, text_b=4, label=5, num_columns=6),
+            test=TsvColumns(guid=0, text_a=1, text_b=2, num_columns=3),
+            test_splits=(("test", "QQP"),),
+            hf_columns=("question1", "question2"),
+            preset=Preset(lr=5e-5, batch_size=128, dropout=0.1, max_steps=14000, warmup_steps=1000),
+            skip_short_rows=True,
+        ),
+        TaskSpec(
+            name="mnli",
+            dir_name="MNLI",
+            hf_name="mnli",
+            labels=_MNLI,
+            metrics=("accuracy", "accuracy_mm"),
+            selection_metric="accuracy",
+            # train has 12 columns, dev 16 (five annotator labels); gold_label is always last.
+            train_dev=TsvColumns(text_a=8, text_b=9, label=LAST, min_columns=11),
+            test=TsvColumns(guid=0, text_a=8, text_b=9, num_columns=10),
+            dev_splits=("dev_matched", "dev_mismatched"),
+            test_splits=(("test_matched", "MNLI-m"), ("test_mismatched", "MNLI-mm")),
+            hf_columns=("premise", "hypothesis"),
+            hf_label_names=("entailment", "neutral", "contradiction"),
+            preset=Preset(lr=3e-5, batch_size=128, dropout=0.0, max_steps=10000, warmup_steps=1000),
+        ),
+        TaskSpec(
+            name="qnli",
+            dir_name="QNLI",
+            hf_name="qnli",
+            labels=_NLI2,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            train_dev=TsvColumns(text_a=1, text_b=2, label=LAST, num_columns=4),
+            test=TsvColumns(guid=0, text_a=1, text_b=2, num_columns=3),
+            test_splits=(("test", "QNLI"),),
+            hf_columns=("question", "sentence"),
+            preset=Preset(lr=1e-5, batch_size=32, dropout=0.0, max_steps=33112, warmup_steps=1986),
+        ),
+        TaskSpec(
+            name="rte",
+            dir_name="RTE",
+            hf_name="rte",
+            labels=_NLI2,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            train_dev=TsvColumns(text_a=1, text_b=2, label=LAST, num_columns=4),
+            test=TsvColumns(guid=0, text_a=1, text_b=2, num_columns=3),
+            test_splits=(("test", "RTE"),),
+            preset=Preset(lr=3e-5, batch_size=32, dropout=0.1, max_steps=800, warmup_steps=200),
+        ),
+        TaskSpec(
+            name="wnli",
+            dir_name="WNLI",
+            hf_name="wnli",
+            labels=_BINARY,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            train_dev=TsvColumns(text_a=1, text_b=2, label=LAST, num_columns=4),
+            test=TsvColumns(guid=0, text_a=1, text_b=2, num_columns=3),
+            test_splits=(("test", "WNLI"),),
+            preset=Preset(lr=2e-5, batch_size=16, dropout=0.1, max_steps=2000, warmup_steps=250),
+        ),
+        TaskSpec(
+            name="ax",
+            dir_name="diagnostic",
+            hf_name="ax",
+            labels=_MNLI,
+            metrics=("mcc",),
+            selection_metric="mcc",
+            train_dev=TsvColumns(text_a=1, text_b=2, label=LAST, num_columns=4),
+            # diagnostic.tsv: index sentence1 sentence2; predicted with the MNLI model.
+            test=TsvColumns(guid=0, text_a=1, text_b=2, num_columns=3),
+            dev_splits=(),
+            test_splits=(("diagnostic", "AX"),),
+            hf_columns=("premise", "hypothesis"),
+            hf_label_names=("entailment", "neutral", "contradiction"),
+        ),
+    )
+}
+
+TRAINABLE = tuple(name for name, spec in TASKS.items() if spec.preset is not None)
+"""The nine tasks `finetune glue --task all` runs, in the GLUE paper's order."""
+
+_ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "diagnostic": "ax", "mnli-m": "mnli"}
+
+
+def get_task(name: str) -> TaskSpec:
+    """Look a task up by our name, its GLUE folder name or an alias, case-insensitively."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in TASKS:
+        raise AlbertctlError(
+            f"unknown GLUE task {name!r}",
+            hint=f"known tasks: {', '.join(TASKS)} (or 'all')",
+        )
+    return TASKS[key]
+
+
+def parse_tasks(text: str, *, allow_ax: bool = False) -> tuple[TaskSpec, ...]:
+    """``"all"`` or a comma list (``"cola,mrpc"``) -> task specs in the given order."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise AlbertctlError("--task is empty", hint=f"use one of {', '.join(TASKS)} or 'all'")
+    if len(parts) == 1 and parts[0].strip().lower() == "all":
+        return tuple(TASKS[name] for name in TRAINABLE)
+    specs = tuple(get_task(part) for part in parts)
+    if not allow_ax and any(spec.preset is None for spec in specs):
+        raise AlbertctlError(
+            "task 'ax' (the diagnostic set) is not trained or scored on dev",
+            hint="fine-tune mnli; `albertctl predict glue --task all` writes AX.tsv with the MNLI model",
+        )
+    return specs
