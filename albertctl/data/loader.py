@@ -1,0 +1,426 @@
+"""The training-time loader over pretraining shards (docs/design.md "Pretraining shards").
+
+Reads ``DATA_DIR/manifest.json`` and memory-maps every ``shard-*.arrow`` (Arrow IPC file), so
+rows are never copied until a batch is built. Sampling is a function of the step index alone:
+
+- The sample stream is the concatenation of epochs; epoch ``e`` is a permutation of all rows of
+  all shards drawn from ``np.random.default_rng([seed, e])``, so each epoch is reshuffled and the
+  stream does not depend on how many processes read it.
+- Step ``k`` takes stream positions ``[k*B, (k+1)*B)`` for a global batch of ``B`` sequences,
+  viewed as ``(grad_accum, world_size, micro)``: micro-batch ``a`` of rank ``r`` is row ``[a, r]``.
+  One process with ``grad_accum=2`` and two processes with ``grad_accum=1`` see the same global
+  batch.
+- The position is one integer (the next step), saved in the checkpoint: resuming mid-epoch gives
+  exactly the batches an uninterrupted run would have had.
+
+Batches are padded per micro-batch to the longest row (rounded up to ``pad_to_multiple_of``)
+and to the most masked positions in it, into the tensors ``AlbertForPreTraining`` takes.
+A background thread builds the next step while the current one trains.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from albertctl.errors import AlbertctlError
+from albertctl.fsutil import read_json
+
+MANIFEST = "manifest.json"
+LIST_COLUMNS: tuple[str, ...] = ("input_ids", "token_type_ids", "masked_lm_positions", "masked_lm_ids")
+REQUIRED_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "sentence_order_label")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataInfo:
+    """What a pretraining data directory's manifest says (the fields the trainer needs)."""
+
+    data_dir: Path
+    """The directory."""
+    vocab_size: int
+    """Size of the vocabulary the ids come from."""
+    vocab_fingerprint: str
+    """sha256 of the tokenizer model ("" when the manifest has none)."""
+    max_seq_length: int
+    """Longest row, in tokens."""
+    max_predictions: int
+    """Most masked positions in a row."""
+    shards: tuple[Path, ...]
+    """Shard files, in manifest order."""
+    rows: int
+    """Total rows over the shards (from the manifest)."""
+
+    @property
+    def vocab_dir(self) -> Path:
+        """The tokenizer copy inside the data directory."""
+        return self.data_dir / "vocab"
+
+
+def read_data_info(data_dir: Path) -> DataInfo:
+    """Read and check ``DATA_DIR/manifest.json``; every listed shard must exist."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise AlbertctlError(
+            f"data directory {data_dir} does not exist", hint="build it with albertctl make-data"
+        )
+    manifest = read_json(data_dir / MANIFEST)
+    try:
+        entries = manifest["shards"]
+        files = [data_dir / (e["file"] if isinstance(e, dict) else str(e)) for e in entries]
+        rows = sum(int(e.get("rows", 0)) if isinstance(e, dict) else 0 for e in entries)
+        info = DataInfo(
+            data_dir=data_dir,
+            vocab_size=int(manifest["vocab_size"]),
+            vocab_fingerprint=str(manifest.get("vocab_fingerprint", "")),
+            max_seq_length=int(manifest["max_seq_length"]),
+            max_predictions=int(manifest["max_predictions"]),
+            shards=tuple(files),
+            rows=rows,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AlbertctlError(
+            f"{data_dir / MANIFEST} is missing a field or has a bad value ({exc})",
+            hint="rebuild the data with albertctl make-data",
+        ) from exc
+    if not files:
+        raise AlbertctlError(f"{data_dir} lists no shards", hint="rebuild the data with albertctl make-data")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise AlbertctlError(
+            f"{data_dir}: shard file(s) missing: {', '.join(missing[:3])}", hint="rebuild the data"
+        )
+    return info
+
+
+def merge_data_infos(infos: Sequence[DataInfo]) -> DataInfo:
+    """Check that several data directories can be trained on together (same vocabulary)."""
+    first = infos[0]
+    for info in infos[1:]:
+        if info.vocab_size != first.vocab_size or info.vocab_fingerprint != first.vocab_fingerprint:
+            raise AlbertctlError(
+                f"{info.data_dir} was built with another vocabulary than {first.data_dir}",
+                hint="build every --data directory from the same vocabulary",
+            )
+    return DataInfo(
+        data_dir=first.data_dir,
+        vocab_size=first.vocab_size,
+        vocab_fingerprint=first.vocab_fingerprint,
+        max_seq_length=max(i.max_seq_length for i in infos),
+        max_predictions=max(i.max_predictions for i in infos),
+        shards=tuple(s for i in infos for s in i.shards),
+        rows=sum(i.rows for i in infos),
+    )
+
+
+class _Piece:
+    """One Arrow record batch of a shard as zero-copy numpy views (offsets + flat values per column)."""
+
+    def __init__(self, batch: Any, path: Path) -> None:
+        names = set(batch.schema.names)
+        missing = [c for c in REQUIRED_COLUMNS if c not in names]
+        if missing:
+            raise AlbertctlError(
+                f"{path} lacks column(s) {', '.join(missing)}",
+                hint="rebuild the data with albertctl make-data",
+            )
+        self.num_rows = batch.num_rows
+        self.offsets: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = {}
+        for name in LIST_COLUMNS:
+            column = batch.column(name)
+            self.offsets[name] = column.offsets.to_numpy()
+            self.values[name] = column.values.to_numpy()
+        self.sop = batch.column("sentence_order_label").to_numpy()
+
+    def row(self, name: str, i: int) -> np.ndarray:
+        """Row ``i`` of list column ``name`` (a view)."""
+        offsets = self.offsets[name]
+        return self.values[name][offsets[i] : offsets[i + 1]]
+
+    def row_length(self, name: str, i: int) -> int:
+        """Length of row ``i`` of list column ``name``."""
+        offsets = self.offsets[name]
+        return int(offsets[i + 1] - offsets[i])
+
+
+class ShardSet:
+    """All rows of a list of shard files, memory-mapped, addressed by one global row index."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        import pyarrow as pa
+
+        self.paths = tuple(Path(p) for p in paths)
+        self._maps: list[Any] = []  # keep the memory maps alive as long as the views
+        self._pieces: list[_Piece] = []
+        for path in self.paths:
+            try:
+                source = pa.memory_map(str(path), "r")
+                reader = pa.ipc.open_file(source)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise AlbertctlError(f"cannot read shard {path}: {exc}", hint="rebuild the data") from exc
+            self._maps.append(source)
+            for b in range(reader.num_record_batches):
+                piece = _Piece(reader.get_batch(b), path)
+                if piece.num_rows:
+                    self._pieces.append(piece)
+        counts = np.array([p.num_rows for p in self._pieces], dtype=np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(counts)])  # global index of each piece's row 0
+        self.num_rows = int(self._starts[-1])
+        if self.num_rows == 0:
+            raise AlbertctlError(f"the shards hold no rows: {', '.join(map(str, self.paths[:3]))}")
+
+    def locate(self, index: int) -> tuple[_Piece, int]:
+        """The piece holding global row ``index`` and the row within it."""
+        p = int(np.searchsorted(self._starts, index, side="right")) - 1
+        return self._pieces[p], index - int(self._starts[p])
+
+    def num_masked(self, indices: np.ndarray) -> int:
+        """Total masked positions over rows ``indices`` (reads offsets only)."""
+        total = 0
+        for index in indices:
+            piece, i = self.locate(int(index))
+            total += piece.row_length("masked_lm_positions", i)
+        return total
+
+
+def collate(
+    shards: ShardSet, indices: Sequence[int], *, pad_to_multiple_of: int = 1
+) -> dict[str, torch.Tensor]:
+    """Rows ``indices`` -> padded tensors for ``AlbertForPreTraining`` and ``pretraining_loss``.
+
+    input_ids, token_type_ids, input_mask: (B, L) int64, L = longest row rounded up;
+    masked_lm_positions, masked_lm_ids: (B, P) int64 and masked_lm_weights (B, P) float32,
+    P = most masked positions in the batch (at least 1; padding has weight 0);
+    sentence_order_label: (B,) int64.
+    """
+    located = [shards.locate(int(i)) for i in indices]
+    batch = len(located)
+    length = max(p.row_length("input_ids", i) for p, i in located)
+    length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
+    preds = max(1, max(p.row_length("masked_lm_positions", i) for p, i in located))
+    input_ids = np.zeros((batch, length), dtype=np.int64)
+    token_type_ids = np.zeros((batch, length), dtype=np.int64)
+    input_mask = np.zeros((batch, length), dtype=np.int64)
+    positions = np.zeros((batch, preds), dtype=np.int64)
+    lm_ids = np.zeros((batch, preds), dtype=np.int64)
+    weights = np.zeros((batch, preds), dtype=np.float32)
+    sop = np.zeros((batch,), dtype=np.int64)
+    for b, (piece, i) in enumerate(located):
+        ids = piece.row("input_ids", i)
+        n = len(ids)
+        input_ids[b, :n] = ids
+        token_type_ids[b, :n] = piece.row("token_type_ids", i)
+        input_mask[b, :n] = 1
+        pos = piece.row("masked_lm_positions", i)
+        k = len(pos)
+        positions[b, :k] = pos
+        lm_ids[b, :k] = piece.row("masked_lm_ids", i)
+        weights[b, :k] = 1.0
+        sop[b] = piece.sop[i]
+    return {
+        "input_ids": torch.from_numpy(input_ids),
+        "token_type_ids": torch.from_numpy(token_type_ids),
+        "input_mask": torch.from_numpy(input_mask),
+        "masked_lm_positions": torch.from_numpy(positions),
+        "masked_lm_ids": torch.from_numpy(lm_ids),
+        "masked_lm_weights": torch.from_numpy(weights),
+        "sentence_order_label": torch.from_numpy(sop),
+    }
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    """What one process trains on in one optimizer step."""
+
+    step: int
+    """The step index (0-based) this batch belongs to."""
+    micro_batches: list[dict[str, torch.Tensor]]
+    """This rank's ``grad_accum`` micro-batches."""
+    global_num_masked: int
+    """Masked positions over the whole global batch (all ranks): the MLM loss denominator."""
+    global_num_sequences: int
+    """Sequences in the global batch: the SOP loss denominator."""
+    epoch: float
+    """Passes over the data completed at the end of this step (fractional)."""
+
+
+def epoch_permutation(num_rows: int, seed: int, epoch: int) -> np.ndarray:
+    """The row order of ``epoch``: a permutation seeded by ``(seed, epoch)``."""
+    return np.random.default_rng([seed, epoch]).permutation(num_rows)
+
+
+class PretrainingLoader:
+    """Deterministic, resumable, rank-sharded step batches over a :class:`ShardSet`.
+
+    Iterate to get one :class:`StepBatch` per optimizer step; ``state_dict()`` is the next step.
+    """
+
+    def __init__(
+        self,
+        shards: ShardSet,
+        *,
+        global_batch_size: int,
+        grad_accum: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        pad_to_multiple_of: int = 8,
+        prefetch: bool = True,
+    ) -> None:
+        per_micro = global_batch_size // max(1, grad_accum * world_size)
+        if global_batch_size < 1 or per_micro * grad_accum * world_size != global_batch_size:
+            raise AlbertctlError(
+                f"--batch-size {global_batch_size} must be a positive multiple of "
+                f"--grad-accum ({grad_accum}) x processes ({world_size})",
+                hint=f"use a multiple of {grad_accum * world_size}",
+            )
+        self.shards = shards
+        self.global_batch_size = global_batch_size
+        self.grad_accum = grad_accum
+        self.rank = rank
+        self.world_size = world_size
+        self.micro_batch_size = per_micro
+        self.seed = seed
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.prefetch = prefetch
+        self.next_step = 0
+        self._perm_cache: dict[int, np.ndarray] = {}
+        self._worker: _Prefetcher | None = None
+
+    def global_indices(self, step: int) -> np.ndarray:
+        """Row indices of the global batch of ``step`` (length B), in stream order."""
+        n = self.shards.num_rows
+        positions = np.arange(
+            step * self.global_batch_size, (step + 1) * self.global_batch_size, dtype=np.int64
+        )
+        epochs = positions // n
+        out = np.empty_like(positions)
+        for epoch in np.unique(epochs):
+            mask = epochs == epoch
+            out[mask] = self._permutation(int(epoch))[positions[mask] % n]
+        return out
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perm_cache:
+            if len(self._perm_cache) > 2:  # a step spans at most two epochs
+                self._perm_cache.pop(min(self._perm_cache))
+            self._perm_cache[epoch] = epoch_permutation(self.shards.num_rows, self.seed, epoch)
+        return self._perm_cache[epoch]
+
+    def build_step(self, step: int) -> StepBatch:
+        """The batch of ``step`` for this rank (a pure function of the step and the settings)."""
+        indices = self.global_indices(step)
+        grid = indices.reshape(self.grad_accum, self.world_size, self.micro_batch_size)
+        micro = [
+            collate(self.shards, grid[a, self.rank], pad_to_multiple_of=self.pad_to_multiple_of)
+            for a in range(self.grad_accum)
+        ]
+        return StepBatch(
+            step=step,
+            micro_batches=micro,
+            global_num_masked=self.shards.num_masked(indices),
+            global_num_sequences=self.global_batch_size,
+            epoch=(step + 1) * self.global_batch_size / self.shards.num_rows,
+        )
+
+    def __iter__(self) -> Iterator[StepBatch]:
+        return self
+
+    def __next__(self) -> StepBatch:
+        step = self.next_step
+        if self.prefetch:
+            if self._worker is None or self._worker.next_step != step:
+                self.close()
+                self._worker = _Prefetcher(self, step)
+            batch = self._worker.get()
+        else:
+            batch = self.build_step(step)
+        self.next_step = step + 1
+        return batch
+
+    def close(self) -> None:
+        """Stop the prefetch thread (it is restarted on the next ``next()``)."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position (next step) and what it is only valid for."""
+        return {
+            "next_step": self.next_step,
+            "seed": self.seed,
+            "global_batch_size": self.global_batch_size,
+            "num_rows": self.shards.num_rows,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a saved position; the data, seed and batch size must be the same."""
+        for key, mine in (
+            ("seed", self.seed),
+            ("global_batch_size", self.global_batch_size),
+            ("num_rows", self.shards.num_rows),
+        ):
+            if int(state[key]) != mine:
+                raise AlbertctlError(
+                    f"cannot resume: the checkpoint's loader has {key}={state[key]}, this run has {mine}",
+                    hint="resume with the same --data, --seed and --batch-size",
+                )
+        self.close()
+        self.next_step = int(state["next_step"])
+
+
+class _Prefetcher:
+    """Builds steps ``start, start+1, ...`` in a daemon thread, two ahead."""
+
+    def __init__(self, loader: PretrainingLoader, start: int) -> None:
+        self.next_step = start
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(loader, start), daemon=True)
+        self._thread.start()
+
+    def _run(self, loader: PretrainingLoader, start: int) -> None:
+        step = start
+        while not self._stop.is_set():
+            try:
+                item: Any = loader.build_step(step)
+            except BaseException as exc:  # handed to the consumer, raised there
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+            step += 1
+
+    def get(self) -> StepBatch:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        self.next_step += 1
+        return item
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def iter_eval_batches(
+    shards: ShardSet, *, batch_size: int, rank: int = 0, world_size: int = 1, max_rows: int | None = None
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Held-out rows in file order (no shuffle), ``batch_size`` per batch, batches strided over ranks."""
+    total = shards.num_rows if max_rows is None else min(max_rows, shards.num_rows)
+    starts = range(0, total, batch_size)
+    for b, start in enumerate(starts):
+        if b % world_size == rank:
+            yield collate(shards, range(start, min(start + batch_size, total)), pad_to_multiple_of=8)
