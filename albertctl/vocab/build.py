@@ -150,7 +150,7 @@ def reservoir_sample(items: Iterable[str], k: int, rng: np.random.Generator) -> 
         w *= math.exp(math.log(rng.random()) / k)
 
 
-_TOO_BIG = re.compile(r"Vocabulary size is too big\. Please set it to a value <= (\d+)")
+_TOO_BIG = re.compile(r"Vocabulary size (?:is )?too (?:big|high).*?Please set it to a value <= (\d+)")
 _TOO_SMALL = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
 
@@ -211,12 +211,14 @@ def build_vocab(
     *,
     overwrite: bool = False,
     on_progress: Callable[[CorpusStats], None] | None = None,
+    on_train_start: Callable[[], None] | None = None,
     progress_every: int = 10_000,
 ) -> BuildVocabReport:
     """Build ``out_dir`` (see the module docstring) from ``inputs``; atomic; returns a report.
 
     ``on_progress`` is called with the live counters every ``progress_every`` segments read and
-    once at the end of reading (for a progress bar over ``stats.bytes_read``).
+    once at the end of reading (for a progress bar over ``stats.bytes_read``); ``on_train_start``
+    when reading is done and SentencePiece starts.
     """
     files = resolve_inputs(inputs)
     out_dir = Path(out_dir)
@@ -249,6 +251,8 @@ def build_vocab(
             hint="check the inputs (and --text-field / --text-column for jsonl / parquet)",
         )
     normalization = config.normalization
+    if on_train_start is not None:
+        on_train_start()
     t1 = time.perf_counter()
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         normalized = (normalize_text(line, normalization) for line in sample)
