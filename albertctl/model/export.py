@@ -1,0 +1,96 @@
+"""``export hf``: turn a model folder (ours, or a run's newest checkpoint) into a transformers directory.
+
+Reads ``config.json`` + ``model.safetensors`` (+ ``spiece.model``, ``vocab_config.json``) and writes,
+atomically, ``config.json`` (REFERENCE.md §4), ``model.safetensors`` with transformers key names,
+and, when the checkpoint has a vocabulary, ``spiece.model`` + ``tokenizer_config.json`` so
+``AlbertTokenizer.from_pretrained`` works too. Nothing here imports transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from albertctl.fsutil import atomic_dir, write_json
+from albertctl.model import hf
+from albertctl.model.checkpoint import WEIGHTS_FILE, read_checkpoint, resolve_checkpoint
+
+SPIECE_FILE = "spiece.model"
+VOCAB_CONFIG_FILE = "vocab_config.json"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What ``export_hf`` wrote."""
+
+    source: Path
+    """The checkpoint folder that was read (after resolving a run directory)."""
+    out_dir: Path
+    """The transformers directory written."""
+    head: str
+    """pretraining, classification or backbone."""
+    architecture: str
+    """The transformers class the directory is meant for."""
+    num_tensors: int
+    """Tensors in ``model.safetensors``."""
+    num_parameters: int
+    """Parameter count (the tied decoder counted once)."""
+    tokenizer: bool
+    """Whether ``spiece.model`` was copied."""
+
+
+def hf_tokenizer_config(vocab_config: dict | None) -> dict:
+    """``tokenizer_config.json`` for transformers' ``AlbertTokenizer`` from our normalization settings."""
+    norm = (vocab_config or {}).get("normalization", {})
+    return {
+        "tokenizer_class": "AlbertTokenizer",
+        "do_lower_case": bool(norm.get("lower", True)),
+        "keep_accents": bool(norm.get("keep_accents", False)),
+        "remove_space": bool(norm.get("remove_space", True)),
+        "model_max_length": 512,
+    }
+
+
+def _infer_head(meta: dict, state_keys: set[str]) -> str:
+    if meta.get("head") in hf.HF_ARCHITECTURES:
+        return str(meta["head"])
+    if any(k.startswith("classifier.") for k in state_keys):
+        return "classification"
+    if any(k.startswith("mlm_head.") for k in state_keys):
+        return "pretraining"
+    return "backbone"
+
+
+def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> ExportReport:
+    """Write ``out_dir`` as a transformers ALBERT directory from ``checkpoint`` (see module docstring)."""
+    from safetensors.torch import save_file
+
+    source = resolve_checkpoint(checkpoint)
+    config, meta, state, _ = read_checkpoint(source)
+    head = _infer_head(meta, set(state))
+    if head == "backbone":
+        # transformers' AlbertModel keys carry no "albert." prefix.
+        state = {k.removeprefix("albert."): v for k, v in state.items() if k.startswith("albert.")}
+    hf_state = {k: v.contiguous() for k, v in hf.to_hf_state_dict(state).items()}
+    num_labels = meta.get("num_labels") if head == "classification" else None
+    spiece = source / SPIECE_FILE
+    vocab_config = None
+    if (source / VOCAB_CONFIG_FILE).is_file():
+        vocab_config = json.loads((source / VOCAB_CONFIG_FILE).read_text(encoding="utf-8"))
+    with atomic_dir(Path(out_dir), overwrite=overwrite) as tmp:
+        save_file(hf_state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        if spiece.is_file():
+            shutil.copyfile(spiece, tmp / SPIECE_FILE)
+            write_json(tmp / "tokenizer_config.json", hf_tokenizer_config(vocab_config))
+        write_json(tmp / "config.json", hf.to_hf_config(config, head=head, num_labels=num_labels))
+    return ExportReport(
+        source=source,
+        out_dir=Path(out_dir),
+        head=head,
+        architecture=hf.HF_ARCHITECTURES[head],
+        num_tensors=len(hf_state),
+        num_parameters=sum(t.numel() for t in hf_state.values()),
+        tokenizer=spiece.is_file(),
+    )
