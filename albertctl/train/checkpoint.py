@@ -1,7 +1,7 @@
 """Trainer checkpoints: ``RUN_DIR/checkpoints/step-000500/``, written atomically, last K kept.
 
 A checkpoint folder is a complete model folder (``model.safetensors`` + ``config.json`` from
-``albertctl.model.checkpoint.save_model``, plus the vocabulary files), so ``finetune glue`` and
+``albertctl.model.checkpoint.write_model_files``, plus the vocabulary files), so ``finetune glue`` and
 ``export hf`` read it directly, and it also holds what a run needs to continue exactly:
 
 - ``trainer_state.pt``: optimizer, scheduler, RNG states (one per rank), loader position, and
@@ -108,7 +108,7 @@ def save_trainer_checkpoint(
     ``vocab_dir``'s files (``spiece.model``, ``vocab_config.json``) are copied in so the folder is
     self-contained. An existing folder for the same step is replaced.
     """
-    from albertctl.model.checkpoint import save_model
+    from albertctl.model.checkpoint import write_model_files
 
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
@@ -116,8 +116,9 @@ def save_trainer_checkpoint(
         shutil.rmtree(stale, ignore_errors=True)
     name = checkpoint_name(step)
     tmp = root / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
     try:
-        save_model(unwrap_model(model), tmp)
+        write_model_files(unwrap_model(model), tmp)
         if vocab_dir is not None:
             for item in sorted(Path(vocab_dir).iterdir()):
                 if item.is_file() and not (tmp / item.name).exists():

@@ -1,0 +1,683 @@
+"""MLM + SOP pretraining: the library behind ``albertctl pretrain``.
+
+``pretrain(config)`` reads pretraining shards (``albertctl.data.loader``), trains an
+``AlbertForPreTraining`` with the reference recipe (REFERENCE.md §6: LAMB, linear warm-up then
+linear decay, global-norm clipping at 1.0) and writes the run directory::
+
+    RUN_DIR/pretrain_config.json            the resolved config (flags over TOML over recipe)
+    RUN_DIR/metrics.jsonl                   one record per log interval / evaluation
+    RUN_DIR/tensorboard/                    event files, when tensorboard is installed
+    RUN_DIR/checkpoints/step-000500/        model folder + trainer state (albertctl.train.checkpoint)
+
+The loss of a step is normalised over the whole *global* batch: MLM = Σ w·CE / (Σ w + 1e-5) and
+SOP = mean CE, with the sums taken over every micro-batch of every rank. So one process, one
+process with gradient accumulation and N DDP processes compute the same loss and gradients at
+the same global batch (the reference normalises per TPU core instead; with one core the two
+agree). A run resumes exactly: weights, optimizer, schedule, RNG and loader position are saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from albertctl.errors import AlbertctlError
+from albertctl.train.distributed import DistContext
+
+# The released models' recipe (REFERENCE.md §6): a documented preset, too big for a laptop.
+RELEASED_RECIPE: dict[str, Any] = {
+    "batch_size": 4096,
+    "lr": 0.00176,
+    "max_steps": 125_000,
+    "warmup_steps": 3125,
+    "optimizer": "lamb",
+}
+
+# Defaults that fit each flavor on modest hardware. LAMB's rate follows the sqrt batch rule from
+# the released recipe (0.00176 at 4096), raised for the small flavors, which tolerate more.
+FLAVOR_RECIPES: dict[str, dict[str, Any]] = {
+    "debug": {"batch_size": 16, "lr": 1e-3, "max_steps": 100, "warmup_steps": 10},
+    "tiny": {"batch_size": 256, "lr": 1e-3, "max_steps": 10_000, "warmup_steps": 500},
+    "base": {"batch_size": 512, "lr": 0.00062, "max_steps": 100_000, "warmup_steps": 2500},
+    "large": {"batch_size": 512, "lr": 0.00044, "max_steps": 100_000, "warmup_steps": 2500},
+    "xlarge": {"batch_size": 512, "lr": 0.00031, "max_steps": 100_000, "warmup_steps": 2500},
+    "xxlarge": {"batch_size": 512, "lr": 0.00022, "max_steps": 100_000, "warmup_steps": 2500},
+}
+RECIPES: tuple[str, ...] = ("default", "released")
+
+
+def recipe_defaults(model: str, recipe: str = "default") -> dict[str, Any]:
+    """Batch size, lr, steps and warm-up for a model flavor (a config file gets ``base``'s)."""
+    if recipe not in RECIPES:
+        raise AlbertctlError(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    if recipe == "released":
+        return dict(RELEASED_RECIPE)
+    return dict(FLAVOR_RECIPES.get(model, FLAVOR_RECIPES["base"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PretrainConfig:
+    """Everything a pretraining run needs; written to ``RUN_DIR/pretrain_config.json``."""
+
+    data: tuple[Path, ...]
+    """Pretraining data directories (``make-data`` outputs, same vocabulary)."""
+    out: Path
+    """The run directory."""
+    model: str = "tiny"
+    """A flavor (debug tiny base large xlarge xxlarge) or a config .json; vocab size comes from the data."""
+    init: Path | None = None
+    """Start from these weights (our checkpoint, a run dir or a Hugging Face ALBERT dir)."""
+    batch_size: int = 256
+    """Global batch in sequences (all processes and accumulation steps together); >= 1."""
+    grad_accum: int = 1
+    """Micro-batches per step per process; batch_size must be a multiple of grad_accum x processes."""
+    max_steps: int = 10_000
+    """Optimizer steps of the whole run (the schedule decays to zero there); >= 1."""
+    lr: float = 1e-3
+    """Peak learning rate; > 0."""
+    warmup_steps: int = 500
+    """Linear warm-up steps; 0..max_steps."""
+    optimizer: str = "lamb"
+    """lamb (the reference) or adamw."""
+    weight_decay: float = 0.01
+    """Decoupled weight decay (LayerNorm and biases excluded); in [0, 1)."""
+    clip_norm: float = 1.0
+    """Global gradient-norm clip; 0 turns clipping off; >= 0."""
+    precision: str = "fp32"
+    """fp32, bf16 (autocast) or auto (bf16 where the hardware runs it fast)."""
+    compile: bool = False
+    """Wrap the model in torch.compile."""
+    seed: int = 12345
+    """Seeds initialisation, data order and dropout."""
+    eval_data: tuple[Path, ...] = ()
+    """Held-out data directories evaluated every ``eval_every`` steps and at the end."""
+    eval_every: int = 1000
+    """Steps between evaluations (0: only at the end); >= 0."""
+    eval_max_sequences: int = 2048
+    """At most this many held-out sequences per evaluation; >= 1."""
+    save_every: int = 1000
+    """Steps between checkpoints (a final one is always written); >= 1."""
+    keep_last: int = 3
+    """Checkpoints kept (oldest deleted first); >= 1."""
+    log_every: int = 10
+    """Steps per metrics record and progress update; >= 1."""
+    resume: bool = False
+    """Continue from the newest complete checkpoint in ``out``."""
+    overwrite: bool = False
+    """Start afresh in an existing ``out`` (the old run is deleted once the new one finishes)."""
+    device: str = "auto"
+    """auto, cpu, cuda or cuda:N."""
+    threads: int | None = None
+    """torch intra-op threads per process (None: torch's default)."""
+    max_nonfinite: int = 5
+    """Stop after this many non-finite steps in a row; >= 1."""
+    tensorboard: bool = True
+    """Write TensorBoard event files when tensorboard is installed."""
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise AlbertctlError("data: at least one data directory is needed", hint="pass --data DIR")
+        for name, value, low in (
+            ("batch_size", self.batch_size, 1),
+            ("grad_accum", self.grad_accum, 1),
+            ("max_steps", self.max_steps, 1),
+            ("warmup_steps", self.warmup_steps, 0),
+            ("eval_every", self.eval_every, 0),
+            ("eval_max_sequences", self.eval_max_sequences, 1),
+            ("save_every", self.save_every, 1),
+            ("keep_last", self.keep_last, 1),
+            ("log_every", self.log_every, 1),
+            ("max_nonfinite", self.max_nonfinite, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise AlbertctlError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.warmup_steps > self.max_steps:
+            raise AlbertctlError(
+                f"warmup_steps ({self.warmup_steps}) must be <= max_steps ({self.max_steps})",
+                hint="lower --warmup-steps or raise --max-steps",
+            )
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise AlbertctlError(f"lr must be a number > 0, got {self.lr!r}")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise AlbertctlError(f"weight_decay must be in [0, 1), got {self.weight_decay!r}")
+        if not self.clip_norm >= 0.0:
+            raise AlbertctlError(f"clip_norm must be >= 0 (0 = off), got {self.clip_norm!r}")
+        if self.optimizer not in ("lamb", "adamw"):
+            raise AlbertctlError(f"optimizer must be lamb or adamw, got {self.optimizer!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise AlbertctlError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.threads is not None and self.threads < 1:
+            raise AlbertctlError(f"threads must be >= 1, got {self.threads}")
+        if self.resume and self.overwrite:
+            raise AlbertctlError("resume and overwrite exclude each other", hint="pass only one of them")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (paths as strings)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = [str(v) for v in value]
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """What the loop reports to its caller (the CLI draws progress from these)."""
+
+    kind: str
+    """start, train, eval, checkpoint, stop or end."""
+    step: int
+    """Optimizer steps done when the event happened."""
+    values: dict[str, Any] = field(default_factory=dict)
+    """Metrics of a train/eval event; details for the others."""
+
+
+@dataclass(frozen=True)
+class PretrainReport:
+    """The outcome of :func:`pretrain`."""
+
+    run_dir: Path
+    """Where everything was written."""
+    final_step: int
+    """Steps done (== max_steps unless stopped)."""
+    stopped_early: bool
+    """True when a signal stopped the run (it can be resumed)."""
+    last_checkpoint: Path | None
+    """The newest checkpoint folder."""
+    train: dict[str, Any]
+    """The last train metrics."""
+    eval: dict[str, Any]
+    """The last evaluation metrics (empty without --eval-data)."""
+    precision: str
+    """The precision used (auto resolved)."""
+    device: str
+    """The device used."""
+
+
+class _Stats:
+    """Sums over micro-batches, ranks and steps: [mlm_loss_sum, mlm_correct, mlm_count, sop_loss_sum,
+    sop_correct, sop_count, tokens]."""
+
+    SIZE = 7
+
+
+def pretrain(
+    config: PretrainConfig,
+    *,
+    dist_ctx: DistContext | None = None,
+    on_event: Callable[[TrainEvent], None] | None = None,
+) -> PretrainReport:
+    """Run (or resume) pretraining as ``config`` says; see the module docstring."""
+    import torch
+
+    from albertctl.train.distributed import (
+        destroy_process_group,
+        device_for_rank,
+        init_process_group,
+    )
+    from albertctl.train.runtime import num_threads, resolve_device, resolve_precision
+
+    ctx = dist_ctx or DistContext()
+    device = device_for_rank(resolve_device(config.device), ctx)
+    precision = resolve_precision(config.precision, device)
+    emit = on_event if (on_event is not None and ctx.is_main) else (lambda event: None)
+    init_process_group(ctx, device)
+    try:
+        with num_threads(config.threads), torch.random.fork_rng(devices=[]):
+            return _Trainer(config, ctx, device, precision, emit).run()
+    finally:
+        destroy_process_group(ctx)
+
+
+def _prepare_run_dir(config: PretrainConfig, ctx: DistContext) -> Path | None:
+    """Check ``out`` against --resume/--overwrite; move an overwritten run aside (rank 0)."""
+    from albertctl.train.checkpoint import latest_checkpoint
+
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise AlbertctlError(f"--out {out} exists and is not a directory", hint="choose another --out")
+    exists = out.is_dir() and any(out.iterdir())
+    if config.resume:
+        if latest_checkpoint(out) is None:
+            raise AlbertctlError(
+                f"--resume: {out} has no complete checkpoint", hint="drop --resume to start a new run"
+            )
+        return None
+    if exists and not config.overwrite:
+        raise AlbertctlError(
+            f"run directory {out} already exists and is not empty",
+            hint="pass --resume to continue it, --overwrite to start afresh, or choose another --out",
+        )
+    aside = None
+    if exists and ctx.is_main:
+        aside = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        out.rename(aside)
+    return aside
+
+
+class _Trainer:
+    """One run: built from the config, then :meth:`run` loops until max_steps or a stop signal."""
+
+    def __init__(
+        self,
+        config: PretrainConfig,
+        ctx: DistContext,
+        device: Any,
+        precision: str,
+        emit: Callable[[TrainEvent], None],
+    ) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.device = device
+        self.precision = precision
+        self.emit = emit
+
+    # ----------------------------------------------------------------------------------- setup
+
+    def _build(self) -> None:
+        import torch
+
+        from albertctl.data.loader import PretrainingLoader, ShardSet, merge_data_infos, read_data_info
+        from albertctl.model.albert import AlbertForPreTraining
+        from albertctl.model.config import get_config
+        from albertctl.train.distributed import barrier, wrap_model
+        from albertctl.train.loop import NonFiniteGuard
+        from albertctl.train.optim import build_optimizer
+        from albertctl.train.schedule import build_scheduler
+
+        cfg, ctx = self.config, self.ctx
+        self.info = merge_data_infos([read_data_info(Path(d)) for d in cfg.data])
+        self.eval_shards = None
+        if cfg.eval_data:
+            eval_info = merge_data_infos([read_data_info(Path(d)) for d in cfg.eval_data])
+            if eval_info.vocab_size != self.info.vocab_size:
+                raise AlbertctlError(
+                    f"--eval-data vocab_size {eval_info.vocab_size} != --data's {self.info.vocab_size}",
+                    hint="build held-out data with the same vocabulary",
+                )
+            self.eval_shards = ShardSet(eval_info.shards)
+        self.aside = _prepare_run_dir(cfg, ctx)
+        barrier(ctx)
+        self.run_dir = Path(cfg.out)
+
+        init_gen = torch.Generator().manual_seed(cfg.seed)
+        if cfg.init is not None:
+            from albertctl.model.checkpoint import load_checkpoint
+
+            loaded = load_checkpoint(Path(cfg.init), head="pretraining", generator=init_gen)
+            model, model_config = loaded.model, loaded.config
+        else:
+            model_config = get_config(cfg.model, vocab_size=self.info.vocab_size)
+            model = AlbertForPreTraining(model_config, generator=init_gen)
+        if model_config.vocab_size != self.info.vocab_size:
+            raise AlbertctlError(
+                f"the model's vocab_size {model_config.vocab_size} != the data's {self.info.vocab_size}",
+                hint="pretrain from data built with the model's vocabulary",
+            )
+        if self.info.max_seq_length > model_config.max_position_embeddings:
+            raise AlbertctlError(
+                f"the data's rows reach {self.info.max_seq_length} tokens but the model has "
+                f"{model_config.max_position_embeddings} positions",
+                hint="rebuild the data with a smaller --max-seq-length",
+            )
+        self.model_config = model_config
+        self.model = model.to(self.device)
+        self.model.train()
+        # Dropout draws from the global RNG: seed it per rank (restored exactly on resume).
+        torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(cfg.seed * 1000 + ctx.rank + 1)
+
+        self.optimizer = build_optimizer(self.model, cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = build_scheduler(
+            self.optimizer, warmup_steps=cfg.warmup_steps, total_steps=cfg.max_steps
+        )
+        self.loader = PretrainingLoader(
+            ShardSet(self.info.shards),
+            global_batch_size=cfg.batch_size,
+            grad_accum=cfg.grad_accum,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            seed=cfg.seed,
+        )
+        self.guard = NonFiniteGuard(cfg.max_nonfinite)
+        self.step = 0
+        if cfg.resume:
+            self._restore()
+        runnable = torch.compile(self.model) if cfg.compile else self.model
+        self.train_model = wrap_model(runnable, ctx, self.device)
+
+    def _restore(self) -> None:
+        from albertctl.model.checkpoint import read_checkpoint
+        from albertctl.train.checkpoint import latest_checkpoint, load_trainer_state
+        from albertctl.train.runtime import restore_rng
+
+        path = latest_checkpoint(self.run_dir)
+        assert path is not None  # _prepare_run_dir checked
+        model_config, _, weights, _ = read_checkpoint(path)
+        if model_config != self.model_config:
+            raise AlbertctlError(
+                f"cannot resume: {path} holds another model shape than --model {self.config.model}",
+                hint="resume with the run's original --model",
+            )
+        self.model.load_state_dict(weights)
+        state = load_trainer_state(path)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        self.loader.load_state_dict(state.loader)
+        if len(state.rng) == self.ctx.world_size:
+            restore_rng(state.rng[self.ctx.rank], self.device)
+        self.guard.load_state_dict(state.extra.get("guard", {}))
+        self.step = state.step
+        self.resumed_from = path
+
+    # ------------------------------------------------------------------------------------ loop
+
+    def run(self) -> PretrainReport:
+        from albertctl.fsutil import write_json
+        from albertctl.train.loop import GracefulStop
+        from albertctl.train.metrics import MetricsWriter
+
+        self._build()
+        cfg = self.config
+        if self.ctx.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            resolved = {**cfg.to_dict(), "precision": self.precision, "device": str(self.device)}
+            resolved["world_size"] = self.ctx.world_size
+            resolved["model_config"] = self.model_config.to_dict()
+            write_json(self.run_dir / "pretrain_config.json", resolved)
+        writer = MetricsWriter(
+            self.run_dir,
+            enabled=self.ctx.is_main,
+            tensorboard=cfg.tensorboard,
+            resume_step=self.step if cfg.resume else None,
+        )
+        self.emit(
+            TrainEvent(
+                "start",
+                self.step,
+                {
+                    "max_steps": cfg.max_steps,
+                    "rows": self.loader.shards.num_rows,
+                    "params": sum(p.numel() for p in self.model.parameters()),
+                    "precision": self.precision,
+                    "device": str(self.device),
+                    "world_size": self.ctx.world_size,
+                    "resumed": cfg.resume,
+                },
+            )
+        )
+        last_train: dict[str, Any] = {}
+        last_eval: dict[str, Any] = {}
+        last_ckpt: Path | None = None
+        stopped = False
+        try:
+            with writer, GracefulStop() as stop:
+                window = _Window()
+                while self.step < cfg.max_steps:
+                    values = self._train_step(window)
+                    self.step += 1
+                    if values is not None:
+                        last_train = values
+                        writer.write(self.step, "train", values)
+                        self.emit(TrainEvent("train", self.step, values))
+                    if self.eval_shards is not None and cfg.eval_every and self.step % cfg.eval_every == 0:
+                        last_eval = self._evaluate(writer)
+                    if self._agree(stop.requested):
+                        stopped = True
+                        last_ckpt = self._save()
+                        self.emit(
+                            TrainEvent(
+                                "stop", self.step, {"signal": stop.signal_name, "checkpoint": last_ckpt}
+                            )
+                        )
+                        break
+                    if self.step % cfg.save_every == 0 or self.step == cfg.max_steps:
+                        last_ckpt = self._save()
+                if not stopped:
+                    if self.eval_shards is not None and (not cfg.eval_every or self.step % cfg.eval_every):
+                        last_eval = self._evaluate(writer)
+                    if last_ckpt is None or not last_ckpt.name.endswith(f"{self.step:06d}"):
+                        last_ckpt = self._save()
+        finally:
+            self.loader.close()
+        if self.aside is not None:
+            shutil.rmtree(self.aside, ignore_errors=True)
+        report = PretrainReport(
+            run_dir=self.run_dir,
+            final_step=self.step,
+            stopped_early=stopped,
+            last_checkpoint=last_ckpt,
+            train=last_train,
+            eval=last_eval,
+            precision=self.precision,
+            device=str(self.device),
+        )
+        self.emit(TrainEvent("end", self.step, {"report": report}))
+        return report
+
+    def _agree(self, flag: bool) -> bool:
+        """True when any rank wants to stop (all ranks must stop at the same step)."""
+        if not self.ctx.is_distributed:
+            return flag
+        import torch
+
+        from albertctl.train.distributed import all_reduce_sum
+
+        return bool(all_reduce_sum(torch.tensor([float(flag)]), self.ctx).item() > 0)
+
+    def _micro_loss(self, batch: dict[str, Any], num_masked: int, num_seqs: int) -> tuple[Any, Any]:
+        """Loss of one micro-batch, scaled so the sum over micro-batches and ranks is the global loss."""
+        import torch
+        import torch.nn.functional as F
+
+        from albertctl.model.albert import MLM_WEIGHT_EPS
+        from albertctl.train.runtime import autocast
+
+        with autocast(self.device, self.precision):
+            out = self.train_model(
+                batch["input_ids"],
+                batch["token_type_ids"],
+                batch["input_mask"],
+                batch["masked_lm_positions"],
+            )
+        logits = out.mlm_logits.float().flatten(0, 1)  # (b*P, V)
+        ids = batch["masked_lm_ids"].flatten()  # (b*P,)
+        weights = batch["masked_lm_weights"].flatten()  # (b*P,)
+        mlm_sum = (F.cross_entropy(logits, ids, reduction="none") * weights).sum()
+        sop_logits = out.sop_logits.float()  # (b, 2)
+        labels = batch["sentence_order_label"]
+        sop_sum = F.cross_entropy(sop_logits, labels, reduction="sum")
+        # DDP averages gradients over ranks, so each rank's share is scaled up by world_size.
+        loss = (mlm_sum / (num_masked + MLM_WEIGHT_EPS) + sop_sum / num_seqs) * self.ctx.world_size
+        with torch.no_grad():
+            stats = torch.stack(
+                [
+                    mlm_sum.detach(),
+                    ((logits.argmax(-1) == ids).float() * weights).sum(),
+                    weights.sum(),
+                    sop_sum.detach(),
+                    (sop_logits.argmax(-1) == labels).float().sum(),
+                    torch.tensor(float(labels.numel()), device=labels.device),
+                    batch["input_mask"].sum().float(),
+                ]
+            )
+        return loss, stats
+
+    def _train_step(self, window: _Window) -> dict[str, Any] | None:
+        """One optimizer step; the window's metrics when it is time to log them, else None."""
+        import torch
+
+        from albertctl.train.distributed import all_reduce_sum, no_sync
+        from albertctl.train.loop import clip_gradients
+
+        t0 = time.perf_counter()
+        step_batch = next(self.loader)
+        t_data = time.perf_counter() - t0
+        stats = torch.zeros(_Stats.SIZE, dtype=torch.float64, device=self.device)
+        n_micro = len(step_batch.micro_batches)
+        for m, micro in enumerate(step_batch.micro_batches):
+            micro = {k: v.to(self.device, non_blocking=True) for k, v in micro.items()}
+            with no_sync(self.train_model, enabled=self.ctx.is_distributed and m < n_micro - 1):
+                loss, micro_stats = self._micro_loss(
+                    micro, step_batch.global_num_masked, step_batch.global_num_sequences
+                )
+                loss.backward()
+            stats += micro_stats.double()
+        all_reduce_sum(stats, self.ctx)
+        stats = stats.cpu()
+        mlm_loss = float(stats[0] / (stats[2] + 1e-5))
+        sop_loss = float(stats[3] / stats[5])
+        grad_norm = clip_gradients(self.model.parameters(), self.config.clip_norm or None)
+        lr = self.scheduler.get_last_lr()[0]
+        if self.guard.check(self.step, mlm_loss + sop_loss, grad_norm):
+            self.optimizer.step()
+            self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        window.add(
+            stats, mlm_loss, sop_loss, grad_norm, lr, time.perf_counter() - t0, t_data, step_batch.epoch
+        )
+        if (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.config.max_steps:
+            return window.flush()
+        return None
+
+    def _evaluate(self, writer: Any) -> dict[str, Any]:
+        """MLM loss/accuracy and SOP loss/accuracy on held-out rows (all ranks share the work)."""
+        import torch
+
+        from albertctl.data.loader import iter_eval_batches
+        from albertctl.train.distributed import all_reduce_sum
+
+        assert self.eval_shards is not None
+        t0 = time.perf_counter()
+        micro = max(1, self.config.batch_size // (self.config.grad_accum * self.ctx.world_size))
+        stats = torch.zeros(_Stats.SIZE, dtype=torch.float64, device=self.device)
+        self.model.eval()
+        with torch.no_grad():
+            for batch in iter_eval_batches(
+                self.eval_shards,
+                batch_size=micro,
+                rank=self.ctx.rank,
+                world_size=self.ctx.world_size,
+                max_rows=self.config.eval_max_sequences,
+            ):
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                # The eval loss is normalised afterwards from the summed stats; 1.0 avoids rescaling.
+                _, s = self._micro_loss_eval(batch)
+                stats += s.double()
+        self.model.train()
+        all_reduce_sum(stats, self.ctx)
+        stats = stats.cpu()
+        values = {
+            "loss": float(stats[0] / (stats[2] + 1e-5) + stats[3] / stats[5]),
+            "mlm_loss": float(stats[0] / (stats[2] + 1e-5)),
+            "sop_loss": float(stats[3] / stats[5]),
+            "mlm_acc": float(stats[1] / max(float(stats[2]), 1.0)),
+            "sop_acc": float(stats[4] / max(float(stats[5]), 1.0)),
+            "sequences": int(stats[5]),
+            "seconds": time.perf_counter() - t0,
+        }
+        writer.write(self.step, "eval", values)
+        self.emit(TrainEvent("eval", self.step, values))
+        return values
+
+    def _micro_loss_eval(self, batch: dict[str, Any]) -> tuple[Any, Any]:
+        """Stats of one held-out batch through the plain model (no DDP hooks in evaluation)."""
+        saved, self.train_model = self.train_model, self.model
+        try:
+            return self._micro_loss(batch, 1, 1)
+        finally:
+            self.train_model = saved
+
+    def _save(self) -> Path:
+        """Write a checkpoint (rank 0), with every rank's RNG state; all ranks wait for it."""
+        from albertctl.train.checkpoint import checkpoint_name, save_trainer_checkpoint
+        from albertctl.train.distributed import all_gather_objects, barrier
+        from albertctl.train.runtime import capture_rng
+
+        rng = all_gather_objects(capture_rng(self.device), self.ctx)
+        path = self.run_dir / "checkpoints" / checkpoint_name(self.step)
+        if self.ctx.is_main:
+            vocab_dir = self.info.vocab_dir
+            path = save_trainer_checkpoint(
+                self.run_dir,
+                step=self.step,
+                model=self.model,
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                rng=rng,
+                loader=self.loader.state_dict(),
+                vocab_dir=vocab_dir if vocab_dir.is_dir() else None,
+                config=self.config.to_dict(),
+                extra={"guard": self.guard.state_dict()},
+                keep_last=self.config.keep_last,
+            )
+            self.emit(TrainEvent("checkpoint", self.step, {"path": path}))
+        barrier(self.ctx)
+        return path
+
+
+class _Window:
+    """Accumulates train metrics between two log records."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.stats: Any = None
+        self.steps = 0
+        self.loss_sum = self.mlm_sum = self.sop_sum = 0.0
+        self.norm = self.lr = self.epoch = 0.0
+        self.seconds = self.data_seconds = 0.0
+
+    def add(
+        self,
+        stats: Any,
+        mlm_loss: float,
+        sop_loss: float,
+        grad_norm: float,
+        lr: float,
+        seconds: float,
+        data_seconds: float,
+        epoch: float,
+    ) -> None:
+        self.stats = stats.clone() if self.stats is None else self.stats + stats
+        self.steps += 1
+        self.loss_sum += mlm_loss + sop_loss
+        self.mlm_sum += mlm_loss
+        self.sop_sum += sop_loss
+        self.norm, self.lr, self.epoch = grad_norm, lr, epoch
+        self.seconds += seconds
+        self.data_seconds += data_seconds
+
+    def flush(self) -> dict[str, Any]:
+        s = self.stats
+        values = {
+            "loss": self.loss_sum / self.steps,
+            "mlm_loss": self.mlm_sum / self.steps,
+            "sop_loss": self.sop_sum / self.steps,
+            "mlm_acc": float(s[1] / max(float(s[2]), 1.0)),
+            "sop_acc": float(s[4] / max(float(s[5]), 1.0)),
+            "lr": self.lr,
+            "grad_norm": self.norm,
+            "epoch": self.epoch,
+            "tokens_per_s": float(s[6]) / max(self.seconds, 1e-9),
+            "seqs_per_s": float(s[5]) / max(self.seconds, 1e-9),
+            "step_s": self.seconds / self.steps,
+            "data_s": self.data_seconds / self.steps,
+        }
+        self.reset()
+        return values
