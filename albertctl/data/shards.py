@@ -1,0 +1,94 @@
+"""The Arrow schema of pretraining shards, and writing/reading one shard file.
+
+A shard is an Arrow IPC *file* (``shard-00000.arrow``), one row per instance, no padding:
+
+=======================  ======================  =============================================
+column                   type                    content
+=======================  ======================  =============================================
+``input_ids``            list<uint16|uint32>     piece ids, masks applied (uint16 if V <= 65536)
+``token_type_ids``       list<uint8>             0 for ``[CLS] A [SEP]``, 1 for ``B [SEP]``
+``token_boundary``       list<uint8>             1 where a whole word starts (and specials)
+``masked_lm_positions``  list<uint16>            sorted positions carrying an MLM label
+``masked_lm_ids``        list<uint16|uint32>     original ids at those positions
+``sentence_order_label`` uint8                   0 in order, 1 swapped
+=======================  ======================  =============================================
+
+The bytes depend only on the rows (no timestamps, no compression), so a shard's sha256 is a
+fingerprint of its content. See docs/data-format.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from albertctl.data.sop import Instance
+
+LIST_COLUMNS = ("input_ids", "token_type_ids", "token_boundary", "masked_lm_positions", "masked_lm_ids")
+COLUMNS = (*LIST_COLUMNS, "sentence_order_label")
+# Rows per record batch: small enough for a loader to stream, large enough to be cheap.
+BATCH_ROWS = 1024
+
+
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The narrowest unsigned type holding every id of a ``vocab_size`` vocabulary."""
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def shard_schema(vocab_size: int) -> pa.Schema:
+    """The fixed shard schema for a vocabulary of ``vocab_size`` pieces."""
+    ids = pa.from_numpy_dtype(id_dtype(vocab_size))
+    return pa.schema(
+        [
+            pa.field("input_ids", pa.list_(ids), nullable=False),
+            pa.field("token_type_ids", pa.list_(pa.uint8()), nullable=False),
+            pa.field("token_boundary", pa.list_(pa.uint8()), nullable=False),
+            pa.field("masked_lm_positions", pa.list_(pa.uint16()), nullable=False),
+            pa.field("masked_lm_ids", pa.list_(ids), nullable=False),
+            pa.field("sentence_order_label", pa.uint8(), nullable=False),
+        ]
+    )
+
+
+def _list_array(rows: Sequence[Sequence[int]], value_type: pa.DataType) -> pa.ListArray:
+    """A list array from Python int lists, built from one flat buffer and offsets (no per-row objects)."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.fromiter(
+        itertools.chain.from_iterable(rows), dtype=value_type.to_pandas_dtype(), count=int(offsets[-1])
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, value_type))
+
+
+def instances_to_table(instances: Sequence[Instance], vocab_size: int) -> pa.Table:
+    """The rows of ``instances`` as a table with :func:`shard_schema`."""
+    schema = shard_schema(vocab_size)
+    arrays = [
+        _list_array([getattr(i, c) for i in instances], schema.field(c).type.value_type) for c in LIST_COLUMNS
+    ]
+    labels = np.fromiter((i.sentence_order_label for i in instances), dtype=np.uint8, count=len(instances))
+    arrays.append(pa.array(labels, pa.uint8()))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_shard(path: Path, table: pa.Table) -> None:
+    """Write ``table`` as an Arrow IPC file atomically (``path.tmp``, fsync, rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_shard(path: Path) -> pa.Table:
+    """Read one shard (memory-mapped) as a table."""
+    # The table keeps the memory map alive; closing it here would invalidate the buffers.
+    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
