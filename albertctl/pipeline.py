@@ -1,0 +1,541 @@
+"""`albertctl pipeline CONFIG.toml`: the whole chain from one file, skipping what is up to date.
+
+A pipeline is a list of :class:`Stage` objects. Each stage is one ``albertctl`` command (argv)
+that writes one output directory. Before running a stage its fingerprint is computed:
+
+    sha256(stage name, albertctl version, the argv (= the stage's resolved options),
+           the upstream stages' fingerprints, the content sha256 of every external input)
+
+and compared with ``OUT/<stage>/pipeline-stage.json``, which is written into the stage's output
+once its command succeeded. Equal: the stage is skipped. Different, or no record: the command
+runs again with ``--overwrite`` (the stage command keeps the old output until the new one is
+complete). A missing output runs without ``--overwrite``. Because fingerprints chain, changing
+the vocabulary options reruns vocab, data, pretraining and fine-tuning, but not the corpus.
+
+The TOML file (see ``configs/demo.toml``) has a ``[run]`` table (``out``), an ``[inputs]`` table
+(``corpus``, ``glue_dir``, ``tasks``, ``baseline``) and one table of command-line flags per stage
+(``demo_data``, ``vocab``, ``data``, ``eval_data``, ``pretrain``, ``finetune``), written as the flag
+names without ``--``: ``vocab-size = 8000``, ``lower = true`` (``--lower``), ``lower = false``
+(``--no-lower``), a list repeats the flag. This module reads and writes only files; running a
+command is the caller's ``run_argv`` callable (the CLI passes ``albertctl.cli.main``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from albertctl import __version__
+from albertctl.errors import AlbertctlError
+from albertctl.fsutil import sha256_file, sha256_json, write_json
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+MARKER = "pipeline-stage.json"
+LATEST_CHECKPOINT = "@latest-checkpoint:"
+"""argv prefix resolved at run time to the newest ``checkpoints/step-*`` under the path that follows."""
+
+# The flags each stage's command gets from the pipeline itself; a TOML table may not set them.
+_RESERVED: dict[str, frozenset[str]] = {
+    "demo_data": frozenset({"corpus", "overwrite"}),
+    "vocab": frozenset({"out", "overwrite"}),
+    "data": frozenset({"vocab", "out", "overwrite"}),
+    "eval_data": frozenset({"vocab", "out", "overwrite"}),
+    "pretrain": frozenset({"data", "eval-data", "out", "overwrite", "resume"}),
+    "finetune": frozenset({"task", "data-dir", "model", "out", "overwrite"}),
+}
+_TABLES = frozenset({"run", "inputs"}) | frozenset(_RESERVED)
+_INPUT_KEYS = frozenset({"corpus", "glue_dir", "tasks", "baseline"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One command of the chain and what its output depends on."""
+
+    name: str
+    """Short stage name, unique in the pipeline (``vocab``, ``finetune-cola``)."""
+    argv: tuple[str, ...]
+    """The ``albertctl`` command and flags, without ``--overwrite``."""
+    out: Path
+    """The directory the command writes; the fingerprint record goes inside it."""
+    deps: tuple[str, ...] = ()
+    """Upstream stage names; their fingerprints are part of this one."""
+    inputs: tuple[Path, ...] = ()
+    """External files or directories whose content is part of the fingerprint."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Other things the output depends on (e.g. the embedded corpus's source fingerprint)."""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What happened to one stage: ``skip`` (up to date), ``run`` (new) or ``rerun`` (stale)."""
+
+    name: str
+    action: str
+    fingerprint: str
+    seconds: float
+
+
+# ----------------------------------------------------------------------------------------------
+# Fingerprints and the skip/rerun decision (pure apart from reading files).
+
+
+def fingerprint_path(path: Path) -> str:
+    """Content sha256 of a file, or of a directory's sorted (relative path, file sha256) list."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return sha256_json([[p.relative_to(path).as_posix(), sha256_file(p)] for p in files])
+    raise AlbertctlError(f"pipeline input {path} does not exist", hint="check the path in the [inputs] table")
+
+
+def stage_fingerprint(stage: Stage, upstream: Mapping[str, str]) -> str:
+    """sha256 over the stage's options (argv), its upstream fingerprints and its inputs' content."""
+    return sha256_json(
+        {
+            "stage": stage.name,
+            "albertctl": __version__,
+            "argv": list(stage.argv),
+            "upstream": {name: upstream[name] for name in stage.deps},
+            "inputs": {str(p): fingerprint_path(p) for p in stage.inputs},
+            "extra": dict(stage.extra),
+        }
+    )
+
+
+def read_marker(out: Path) -> dict[str, Any] | None:
+    """The fingerprint record of a stage output, or None when absent or unreadable."""
+    try:
+        return json.loads((Path(out) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def decide(out: Path, fingerprint: str, *, force: bool = False) -> str:
+    """``run`` when there is no output, ``skip`` when its record matches, else ``rerun``."""
+    out = Path(out)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return "run"
+    marker = read_marker(out)
+    if not force and marker is not None and marker.get("fingerprint") == fingerprint:
+        return "skip"
+    return "rerun"
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    """The newest complete ``RUN_DIR/checkpoints/step-*`` (zero-padded, so lexical = numeric order)."""
+    steps = sorted(p for p in (Path(run_dir) / "checkpoints").glob("step-*") if p.is_dir())
+    if not steps:
+        raise AlbertctlError(
+            f"no checkpoints/step-* in {run_dir}", hint="the pretrain stage saved no checkpoint"
+        )
+    return steps[-1]
+
+
+def resolve_argv(argv: Sequence[str]) -> list[str]:
+    """Replace run-time placeholders (``@latest-checkpoint:DIR``) with real paths."""
+    return [
+        str(latest_checkpoint(Path(a[len(LATEST_CHECKPOINT) :]))) if a.startswith(LATEST_CHECKPOINT) else a
+        for a in argv
+    ]
+
+
+def run_stages(
+    stages: Sequence[Stage],
+    run_argv: Callable[[list[str]], None],
+    *,
+    force: Sequence[str] = (),
+    dry_run: bool = False,
+    on_stage: Callable[[Stage, str], None] | None = None,
+) -> list[StageResult]:
+    """Run each stage in order unless its output is up to date; return what happened to each.
+
+    ``run_argv`` runs one command and raises on failure. A stage named in ``force`` reruns even
+    when up to date. With ``dry_run`` only the decisions are returned. ``on_stage(stage, action)``
+    is called before each stage (for progress display).
+    """
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        raise AlbertctlError(f"duplicate stage names in {names}")
+    fingerprints: dict[str, str] = {}
+    results = []
+    for stage in stages:
+        missing = [d for d in stage.deps if d not in fingerprints]
+        if missing:
+            raise AlbertctlError(f"stage {stage.name} depends on {missing}, which do not come before it")
+        fingerprint = stage_fingerprint(stage, fingerprints)
+        fingerprints[stage.name] = fingerprint
+        action = decide(stage.out, fingerprint, force=stage.name in force)
+        if on_stage is not None:
+            on_stage(stage, action)
+        started = time.perf_counter()
+        if action != "skip" and not dry_run:
+            argv = resolve_argv(stage.argv) + (["--overwrite"] if action == "rerun" else [])
+            run_argv(argv)
+            if not Path(stage.out).is_dir():
+                raise AlbertctlError(f"stage {stage.name} finished but wrote no {stage.out}")
+            seconds = time.perf_counter() - started
+            record = {
+                "stage": stage.name,
+                "fingerprint": fingerprint,
+                "argv": argv,
+                "seconds": round(seconds, 2),
+            }
+            write_json(Path(stage.out) / MARKER, record)
+        results.append(StageResult(stage.name, action, fingerprint, round(time.perf_counter() - started, 2)))
+    return results
+
+
+# ----------------------------------------------------------------------------------------------
+# The TOML file -> the chain's stages.
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read a pipeline TOML file, with errors that name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise AlbertctlError(
+            f"pipeline config {path} does not exist", hint="see configs/demo.toml for an example"
+        )
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise AlbertctlError(f"{path} is not valid TOML: {exc}") from exc
+    return config
+
+
+def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``config`` with ``table.key=value`` overrides (value parsed as TOML, else a string)."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        table, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise AlbertctlError(
+                f"--set {item!r} is not TABLE.KEY=VALUE", hint="e.g. --set pretrain.max-steps=100"
+            )
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        merged.setdefault(table, {})[name] = value
+    return merged
+
+
+def flags_from_table(table: Mapping[str, Any]) -> list[str]:
+    """TOML -> flags: ``k = v`` -> ``--k v``; true/false -> ``--k``/``--no-k``; a list repeats ``--k``."""
+    argv: list[str] = []
+    for key, value in table.items():
+        flag = f"--{key}"
+        if isinstance(value, bool):
+            argv.append(flag if value else f"--no-{key}")
+        elif isinstance(value, list):
+            for item in value:
+                argv += [flag, str(item)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str]] | None = None) -> None:
+    """Unknown tables, input keys, reserved flags and (when ``known_flags`` is given) unknown flags."""
+    for table, body in config.items():
+        if table not in _TABLES:
+            raise AlbertctlError(
+                f"unknown table [{table}] in the pipeline config", hint=f"known: {sorted(_TABLES)}"
+            )
+        if not isinstance(body, dict):
+            raise AlbertctlError(f"[{table}] must be a table, got {body!r}")
+    unknown = set(config.get("inputs", {})) - _INPUT_KEYS
+    if unknown:
+        raise AlbertctlError(f"unknown [inputs] keys {sorted(unknown)}", hint=f"known: {sorted(_INPUT_KEYS)}")
+    for table, reserved in _RESERVED.items():
+        body = config.get(table, {})
+        clash = sorted(set(body) & reserved)
+        if clash:
+            raise AlbertctlError(
+                f"[{table}] sets {clash}, which the pipeline sets itself", hint="remove those keys"
+            )
+        if known_flags is not None and table in known_flags:
+            bad = sorted(
+                k for k in body if k not in known_flags[table] and f"no-{k}" not in known_flags[table]
+            )
+            if bad:
+                raise AlbertctlError(
+                    f"[{table}] has unknown flags {bad}",
+                    hint=f"that command accepts: {', '.join(sorted(known_flags[table] - reserved))}",
+                )
+
+
+def _as_paths(value: Any) -> list[Path]:
+    if value in (None, "", []):
+        return []
+    return [Path(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def build_stages(config: Mapping[str, Any], *, source_fingerprint: str = "") -> list[Stage]:
+    """The chain's stages for a validated config (paths relative to the working directory).
+
+    demo-data -> vocab -> data + eval-data -> pretrain -> finetune-TASK (+ baseline-TASK, the
+    same fine-tuning from a randomly initialised model of the same architecture).
+    """
+    out = Path(config.get("run", {}).get("out", "pipeline-out"))
+    inputs = config.get("inputs", {})
+    corpus = _as_paths(inputs.get("corpus"))
+    glue = _as_paths(inputs.get("glue_dir"))
+    tasks = inputs.get("tasks", ["cola"])
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+
+    def table(name: str) -> list[str]:
+        return flags_from_table(config.get(name, {}))
+
+    corpus_dir = out / "demo-data"
+    stages = [
+        Stage(
+            name="demo-data",
+            argv=(
+                "demo-data",
+                str(corpus_dir),
+                *[a for p in corpus for a in ("--corpus", str(p))],
+                *table("demo_data"),
+            ),
+            out=corpus_dir,
+            inputs=tuple(corpus),
+            extra={} if corpus else {"source": source_fingerprint},
+        ),
+        Stage(
+            name="vocab",
+            argv=("build-vocab", str(corpus_dir / "train.txt"), "--out", str(out / "vocab"), *table("vocab")),
+            out=out / "vocab",
+            deps=("demo-data",),
+        ),
+    ]
+    for name, text, flags in (
+        ("data", "train.txt", table("data")),
+        ("eval-data", "heldout.txt", table("data") + table("eval_data")),
+    ):
+        stages.append(
+            Stage(
+                name=name,
+                argv=(
+                    "make-data",
+                    str(corpus_dir / text),
+                    "--vocab",
+                    str(out / "vocab"),
+                    "--out",
+                    str(out / name),
+                    *flags,
+                ),
+                out=out / name,
+                deps=("demo-data", "vocab"),
+            )
+        )
+    stages.append(
+        Stage(
+            name="pretrain",
+            argv=(
+                "pretrain",
+                "--data",
+                str(out / "data"),
+                "--eval-data",
+                str(out / "eval-data"),
+                "--out",
+                str(out / "pretrain"),
+                *table("pretrain"),
+            ),
+            out=out / "pretrain",
+            deps=("data", "eval-data"),
+        )
+    )
+    glue_dir = glue[0] if glue else corpus_dir / "glue"
+    glue_deps: tuple[str, ...] = () if glue else ("demo-data",)
+    for task in tasks:
+        runs = [("finetune", LATEST_CHECKPOINT + str(out / "pretrain"), ("pretrain",))]
+        if inputs.get("baseline", True):
+            runs.append(("baseline", LATEST_CHECKPOINT + str(out / "scratch"), ("scratch",)))
+            if not any(s.name == "scratch" for s in stages):
+                stages.append(_scratch_stage(config, out))
+        for kind, model, deps in runs:
+            stages.append(
+                Stage(
+                    name=f"{kind}-{task}",
+                    argv=(
+                        "finetune",
+                        "glue",
+                        "--task",
+                        task,
+                        "--data-dir",
+                        str(glue_dir),
+                        "--model",
+                        model,
+                        "--out",
+                        str(out / f"{kind}-{task}"),
+                        *table("finetune"),
+                    ),
+                    out=out / f"{kind}-{task}",
+                    deps=glue_deps + deps,
+                    inputs=tuple(glue),
+                )
+            )
+    return stages
+
+
+def _scratch_stage(config: Mapping[str, Any], out: Path) -> Stage:
+    """A randomly initialised model of the pretrained architecture: pretraining for zero steps.
+
+    The from-scratch baseline then fine-tunes exactly like the pretrained model does, so the
+    difference between the two dev metrics is what pretraining bought.
+    """
+    flags = dict(config.get("pretrain", {}))
+    flags.update({"max-steps": 0})
+    for key in ("eval-every", "save-every", "warmup-steps"):
+        flags.pop(key, None)
+    return Stage(
+        name="scratch",
+        argv=(
+            "pretrain",
+            "--data",
+            str(out / "data"),
+            "--out",
+            str(out / "scratch"),
+            *flags_from_table(flags),
+        ),
+        out=out / "scratch",
+        deps=("data",),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# The results a user wants to see, read back from the stages' outputs.
+
+# Each task's headline dev metric, by the names the metric may carry in results.json.
+_TASK_METRIC = {
+    "cola": ("mcc", "matthews"),
+    "sst2": ("accuracy", "acc"),
+    "mrpc": ("f1",),
+    "stsb": ("pearson",),
+    "qqp": ("f1",),
+    "mnli": ("accuracy", "acc"),
+    "qnli": ("accuracy", "acc"),
+    "rte": ("accuracy", "acc"),
+    "wnli": ("accuracy", "acc"),
+}
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists by index)."""
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, list):
+        items = ((str(i), v) for i, v in enumerate(obj))
+    else:
+        return {prefix: obj}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def find_number(
+    flat: Mapping[str, Any], *, all_of: Sequence[str], any_of: Sequence[str] = ("",)
+) -> float | None:
+    """The first numeric value whose lower-cased key contains every ``all_of`` and one ``any_of``."""
+    for key, value in flat.items():
+        low = key.lower()
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if all(s in low for s in all_of) and any(s in low for s in any_of):
+                return float(value)
+    return None
+
+
+def read_heldout_metrics(run_dir: Path) -> dict[str, float]:
+    """The last held-out MLM and SOP accuracy in ``RUN_DIR/metrics.jsonl`` ({} when none)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return {}
+    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+        try:
+            flat = flatten(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+        evals = {k: v for k, v in flat.items() if "eval" in k.lower() or flat.get("split") == "eval"}
+        mlm = find_number(evals, all_of=("mlm", "acc"))
+        sop = find_number(evals, all_of=("sop", "acc"))
+        if mlm is not None or sop is not None:
+            return {k: v for k, v in (("mlm_accuracy", mlm), ("sop_accuracy", sop)) if v is not None}
+    return {}
+
+
+def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
+    """``(metric name, best dev value)`` from ``FT_DIR/results.json``, or None when absent."""
+    path = Path(ft_dir) / "results.json"
+    if not path.is_file():
+        return None
+    flat = flatten(json.loads(path.read_text(encoding="utf-8")))
+    for name in _TASK_METRIC.get(task, ("accuracy", "acc")):
+        for scope in (("best",), ("dev",), ("",)):
+            value = find_number(flat, all_of=(name,), any_of=scope)
+            if value is not None:
+                return name, value
+    return None
+
+
+def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
+    """Rows for the results table and the next commands to try, from what the stages wrote."""
+    out = Path(out)
+    rows: list[dict[str, str]] = []
+    manifest = out / "demo-data" / "manifest.json"
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        rows.append(
+            {
+                "what": "corpus (pretraining / held out)",
+                "value": f"{data['train']['bytes'] / 1e6:.2f} / {data['heldout']['bytes'] / 1e6:.2f} MB",
+                "note": f"{data['train']['documents']:,} / {data['heldout']['documents']:,} documents",
+            }
+        )
+    heldout = read_heldout_metrics(out / "pretrain")
+    for key, label in (("mlm_accuracy", "held-out MLM accuracy"), ("sop_accuracy", "held-out SOP accuracy")):
+        if key in heldout:
+            rows.append(
+                {"what": label, "value": f"{heldout[key]:.3f}", "note": "eval-data, never pretrained on"}
+            )
+    tasks = [s.name.removeprefix("finetune-") for s in stages if s.name.startswith("finetune-")]
+    for task in tasks:
+        for kind, note in (
+            ("finetune", "pretrained"),
+            ("baseline", "from scratch, same architecture and recipe"),
+        ):
+            metric = read_finetune_metric(out / f"{kind}-{task}", task)
+            if metric is not None:
+                rows.append(
+                    {
+                        "what": f"{task} dev {metric[0]} ({note.split(',')[0]})",
+                        "value": f"{metric[1]:.3f}",
+                        "note": note,
+                    }
+                )
+    rows.append({"what": "run directory", "value": str(out), "note": "rerun: finished stages are skipped"})
+    checkpoint = next(iter(sorted((out / "pretrain" / "checkpoints").glob("step-*"))[-1:]), None)
+    ckpt = str(checkpoint) if checkpoint else str(out / "pretrain" / "checkpoints" / "step-N")
+    nxt = [
+        f"albertctl inspect-data {out / 'data'}",
+        f"albertctl export hf {ckpt} {out / 'hf'}",
+        f"albertctl finetune glue --task sst2 --data-dir GLUE_DIR --model {ckpt} --out {out / 'sst2'}",
+        "albertctl pipeline configs/demo.toml --corpus YOUR_TEXT.txt --out my-run",
+    ]
+    return {"out": str(out), "rows": rows, "heldout": heldout, "next": nxt}
+
+
+def write_summary(out: Path, summary: Mapping[str, Any]) -> None:
+    """``OUT/results.json``: the summary table as JSON."""
+    write_json(Path(out) / "results.json", dict(summary))
