@@ -13,6 +13,7 @@ reference flags (REFERENCE.md section 1). Writes, atomically::
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -61,7 +62,7 @@ class BuildVocabConfig:
     seed: int = 12345
     """Seed of the reservoir sample and of SentencePiece's trainer."""
     threads: int = 1
-    """SentencePiece trainer threads (the output does not depend on it for unigram)."""
+    """SentencePiece trainer threads."""
     max_sentence_length: int = 4192
     """Longest segment in bytes SentencePiece trains on (its default; longer ones are skipped by it)."""
     text_field: str = "text"
@@ -154,19 +155,22 @@ _TOO_BIG = re.compile(r"Vocabulary size (?:is )?too (?:big|high).*?Please set it
 _TOO_SMALL = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
 
-def train_sentencepiece(sentences: Iterable[str], model_prefix: Path, config: BuildVocabConfig) -> None:
+def train_sentencepiece(sentences: Iterable[str], config: BuildVocabConfig) -> bytes:
     """Train SentencePiece with the reference flags on already-normalized ``sentences``.
 
-    Writes ``model_prefix.model`` and ``model_prefix.vocab``. An impossible vocabulary size
-    becomes an :class:`AlbertctlError` naming the largest size that works.
+    Returns the serialized model (no paths are recorded in it, so the same sample and seed give
+    the same bytes). An impossible vocabulary size becomes an :class:`AlbertctlError` naming the
+    largest size that works.
     """
     import sentencepiece as spm
 
+    # spm's trainer draws from a process-wide generator; seed it for a reproducible model.
     spm.set_random_generator_seed(config.seed)
+    model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences),
-            model_prefix=str(model_prefix),
+            model_writer=model,
             vocab_size=config.vocab_size,
             model_type=config.model_type,
             character_coverage=config.character_coverage,
@@ -202,6 +206,16 @@ def train_sentencepiece(sentences: Iterable[str], model_prefix: Path, config: Bu
                 hint="raise --vocab-size or lower --character-coverage",
             ) from None
         raise AlbertctlError(f"SentencePiece training failed: {message}") from None
+    return model.getvalue()
+
+
+def write_vocab_file(model_file: Path, out: Path) -> None:
+    """Write ``piece<TAB>score`` per id, as SentencePiece's own ``.vocab`` file."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(model_file))
+    lines = (f"{sp.IdToPiece(i)}\t{sp.GetScore(i):g}\n" for i in range(sp.GetPieceSize()))
+    out.write_text("".join(lines), encoding="utf-8")
 
 
 def build_vocab(
@@ -256,8 +270,10 @@ def build_vocab(
     t1 = time.perf_counter()
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         normalized = (normalize_text(line, normalization) for line in sample)
-        train_sentencepiece((s for s in normalized if s), tmp / "spiece", config)
+        model = train_sentencepiece((s for s in normalized if s), config)
         del sample
+        (tmp / MODEL_FILE).write_bytes(model)
+        write_vocab_file(tmp / MODEL_FILE, tmp / VOCAB_FILE)
         tokenizer = Tokenizer(tmp / MODEL_FILE, normalization)
         tokenizer.save(tmp)
         train_seconds = time.perf_counter() - t1
