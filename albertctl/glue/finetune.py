@@ -1,0 +1,553 @@
+"""``finetune glue``: fine-tune a checkpoint on GLUE tasks, one run per seed, best and final kept.
+
+Reads GLUE_DIR (either layout, :mod:`albertctl.glue.readers`) and a model (our checkpoint folder,
+a pretraining run dir, or a Hugging Face directory). Writes, atomically::
+
+    OUT/config.json                      resolved settings, per task the hyperparameters used
+    OUT/<task>/seed-<n>/best/            model folder + tokenizer + glue.json: best dev score
+    OUT/<task>/seed-<n>/final/           the same after the last step
+    OUT/<task>/seed-<n>/metrics.jsonl    train loss and every dev evaluation
+    OUT/results.json                     per seed best/final metrics, mean ± std over seeds
+    OUT/manifest.json                    written last
+
+Training follows the reference GLUE recipe (REFERENCE.md §7): AdamW as ALBERT's (train/optim.py),
+linear warm-up then linear decay, gradient clipping at 1.0, dev evaluation every N steps with the
+best checkpoint kept ("best", what the reference reports) beside the last one ("final").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from albertctl.errors import AlbertctlError
+from albertctl.fsutil import atomic_dir, write_json
+from albertctl.glue.batching import EncodedSet, collate, encode_examples, train_batches
+from albertctl.glue.evaluate import GLUE_META, RESULTS, dev_metrics, predict_logits
+from albertctl.glue.metrics import glue_score
+from albertctl.glue.readers import read_split
+from albertctl.glue.tasks import TaskSpec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from albertctl.vocab import Tokenizer
+
+PRESETS = ("auto", "reference", "small")
+SMALL_HIDDEN = 768
+"""Models narrower than this get the ``small`` preset under ``--preset auto``."""
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinetuneConfig:
+    """Settings of one ``finetune glue`` run; None means "the task's preset"."""
+
+    preset: str = "auto"
+    """``reference`` (paper Table 14 as is), ``small`` (see docs/glue.md) or ``auto`` (by model width)."""
+    lr: float | None = None
+    """Peak learning rate."""
+    batch_size: int | None = None
+    """Training sequences per step."""
+    max_steps: int | None = None
+    """Optimizer steps (wins over ``epochs``)."""
+    epochs: float | None = None
+    """Training epochs, converted to steps with the train set size."""
+    warmup_steps: int | None = None
+    """Linear warm-up steps (default: the preset's, or 10% of the steps)."""
+    dropout: float | None = None
+    """ALBERT hidden + attention dropout during fine-tuning."""
+    classifier_dropout: float = 0.1
+    """Dropout before the classifier (the reference: 0.1)."""
+    weight_decay: float = 0.01
+    """AdamW weight decay (LayerNorm and biases excluded)."""
+    clip_norm: float = 1.0
+    """Global gradient-norm clip (the reference: 1.0)."""
+    max_seq_length: int = 128
+    """Tokens per example after truncation (the reference: 512; batches are padded only to their longest)."""
+    eval_every: int | None = None
+    """Evaluate on dev every this many steps (default: 10 evaluations per run); always at the end."""
+    eval_batch_size: int = 64
+    """Sequences per evaluation batch."""
+    seeds: tuple[int, ...] = (1,)
+    """One run per seed; results give mean ± std and each seed."""
+    random_init: bool = False
+    """Same config and tokenizer as the model, fresh weights: the from-scratch baseline."""
+    max_train_examples: int | None = None
+    """Use only the first N training examples (quick runs, demos)."""
+    max_eval_examples: int | None = None
+    """Use only the first N examples of each dev split."""
+    device: str = "auto"
+    """auto, cpu, cuda or cuda:N."""
+    precision: str = "fp32"
+    """fp32, bf16 (autocast) or auto."""
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise AlbertctlError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        positive = {
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "max_steps": self.max_steps,
+            "epochs": self.epochs,
+            "eval_every": self.eval_every,
+            "max_train_examples": self.max_train_examples,
+            "max_eval_examples": self.max_eval_examples,
+        }
+        for name, value in positive.items():
+            if value is not None and not value > 0:
+                raise AlbertctlError(f"{name} must be > 0, got {value}")
+        if self.warmup_steps is not None and self.warmup_steps < 0:
+            raise AlbertctlError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        for name, value in (("dropout", self.dropout), ("classifier_dropout", self.classifier_dropout)):
+            if value is not None and not 0.0 <= value < 1.0:
+                raise AlbertctlError(f"{name} must be in [0, 1), got {value}")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise AlbertctlError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
+        if not self.clip_norm > 0:
+            raise AlbertctlError(f"clip_norm must be > 0, got {self.clip_norm}")
+        if not 8 <= self.max_seq_length <= 4096:
+            raise AlbertctlError(f"max_seq_length must be in [8, 4096], got {self.max_seq_length}")
+        if self.eval_batch_size < 1:
+            raise AlbertctlError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise AlbertctlError(f"seeds must be distinct and non-empty, got {self.seeds}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskHParams:
+    """The hyperparameters one task actually runs with."""
+
+    preset: str
+    lr: float
+    batch_size: int
+    max_steps: int
+    warmup_steps: int
+    dropout: float
+    eval_every: int
+
+
+def resolve_hparams(
+    spec: TaskSpec, config: FinetuneConfig, *, hidden_size: int, num_train: int
+) -> TaskHParams:
+    """Preset + overrides -> concrete hyperparameters (pure).
+
+    ``reference``: lr, batch, dropout, steps and warm-up of paper Table 14. ``small``: the
+    reference's batch and dropout, lr 1e-4 (small models want larger steps), 3 epochs, 10%
+    warm-up. Flags override either.
+    """
+    assert spec.preset is not None
+    preset = config.preset
+    if preset == "auto":
+        preset = "reference" if hidden_size >= SMALL_HIDDEN else "small"
+    batch_size = config.batch_size or spec.preset.batch_size
+    steps_per_epoch = max(1, math.ceil(num_train / batch_size))
+    if config.max_steps is not None:
+        max_steps = config.max_steps
+    elif config.epochs is not None:
+        max_steps = max(1, round(config.epochs * steps_per_epoch))
+    elif preset == "reference":
+        max_steps = spec.preset.max_steps
+    else:
+        max_steps = 3 * steps_per_epoch
+    if config.warmup_steps is not None:
+        warmup = config.warmup_steps
+    elif preset == "reference" and config.max_steps is None and config.epochs is None:
+        warmup = spec.preset.warmup_steps
+    else:
+        warmup = round(0.1 * max_steps)
+    if warmup > max_steps:
+        raise AlbertctlError(
+            f"warmup_steps ({warmup}) exceeds the {max_steps} training steps of {spec.name}",
+            hint="lower --warmup-steps or raise --max-steps",
+        )
+    lr = config.lr if config.lr is not None else (spec.preset.lr if preset == "reference" else 1e-4)
+    dropout = config.dropout if config.dropout is not None else spec.preset.dropout
+    eval_every = config.eval_every or max(1, max_steps // 10)
+    return TaskHParams(
+        preset=preset,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        warmup_steps=warmup,
+        dropout=dropout,
+        eval_every=min(eval_every, max_steps),
+    )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Dev metrics at one step."""
+
+    step: int
+    metrics: dict[str, float]
+
+
+@dataclass
+class SeedResult:
+    """One seed's run: the best-on-dev evaluation and the final one."""
+
+    seed: int
+    best: Evaluation
+    final: Evaluation
+    history: list[Evaluation] = field(default_factory=list)
+    train_seconds: float = 0.0
+    train_examples_per_s: float = 0.0
+
+
+def iter_train_steps(
+    lengths: np.ndarray, batch_size: int, *, seed: int, max_steps: int
+) -> Iterator[np.ndarray]:
+    """Row-index batches for ``max_steps`` steps, epoch after epoch (epoch e shuffled by rng (seed, e))."""
+    produced, epoch = 0, 0
+    while True:
+        for rows in train_batches(lengths, batch_size, np.random.default_rng((seed, epoch))):
+            yield rows
+            produced += 1
+            if produced == max_steps:
+                return
+        epoch += 1
+
+
+def _train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    batch: dict[str, torch.Tensor],
+    *,
+    device: torch.device,
+    precision: str,
+    clip_norm: float,
+) -> float:
+    """One forward/backward/update; returns the loss."""
+    import torch
+
+    from albertctl.model import sequence_classification_loss
+    from albertctl.train.runtime import autocast
+
+    model.train()
+    with autocast(device, precision):
+        logits = model(
+            batch["input_ids"].to(device, non_blocking=True),
+            batch["token_type_ids"].to(device, non_blocking=True),
+            batch["input_mask"].to(device, non_blocking=True),
+        )
+    loss = sequence_classification_loss(logits, batch["labels"].to(device))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def train_one_seed(
+    model: nn.Module,
+    spec: TaskSpec,
+    train: EncodedSet,
+    devs: dict[str, EncodedSet],
+    hp: TaskHParams,
+    *,
+    seed: int,
+    pad_id: int,
+    device: torch.device,
+    precision: str = "fp32",
+    config: FinetuneConfig = FinetuneConfig(),
+    metrics_dir: Path | None = None,
+    log: Log | None = None,
+) -> tuple[SeedResult, dict[str, torch.Tensor]]:
+    """Fine-tune ``model`` in place; returns the result and the best checkpoint's state dict (CPU).
+
+    Batch order comes from ``numpy.random.default_rng((seed, epoch))``; dropout draws from the
+    torch RNG, seeded with ``seed`` inside a forked RNG scope so the caller's state is untouched.
+    """
+    import torch
+
+    from albertctl.train.metrics import MetricsWriter
+    from albertctl.train.optim import build_optimizer
+    from albertctl.train.schedule import build_scheduler
+
+    model.to(device)
+    optimizer = build_optimizer(model, "adamw", lr=hp.lr, weight_decay=config.weight_decay)
+    scheduler = build_scheduler(optimizer, warmup_steps=hp.warmup_steps, total_steps=hp.max_steps)
+    writer = MetricsWriter(metrics_dir, tensorboard=False) if metrics_dir is not None else None
+    history: list[Evaluation] = []
+    best_state: dict[str, torch.Tensor] = {}
+    losses: list[float] = []
+    train_seconds, seen = 0.0, 0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        steps = iter_train_steps(train.lengths, hp.batch_size, seed=seed, max_steps=hp.max_steps)
+        for step, rows in enumerate(steps, start=1):
+            started = time.perf_counter()
+            batch = collate(train, rows, pad_id=pad_id)
+            loss = _train_step(
+                model,
+                optimizer,
+                scheduler,
+                batch,
+                device=device,
+                precision=precision,
+                clip_norm=config.clip_norm,
+            )
+            train_seconds += time.perf_counter() - started
+            seen += len(rows)
+            if not math.isfinite(loss):
+                raise AlbertctlError(
+                    f"{spec.name} seed {seed}: the loss became {loss} at step {step}",
+                    hint="lower --lr, or use --precision fp32",
+                )
+            losses.append(loss)
+            if step % hp.eval_every and step != hp.max_steps:
+                continue
+            logits = {
+                split: predict_logits(
+                    model,
+                    data,
+                    batch_size=config.eval_batch_size,
+                    pad_id=pad_id,
+                    device=device,
+                    precision=precision,
+                )
+                for split, data in devs.items()
+            }
+            evaluation = Evaluation(step, dev_metrics(spec, logits, devs))
+            mean_loss = float(np.mean(losses))
+            losses.clear()
+            if writer is not None:
+                writer.write(step, "train", {"loss": mean_loss, "lr": scheduler.get_last_lr()[0]})
+                writer.write(step, "dev", evaluation.metrics)
+            if log is not None:
+                shown = " ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items())
+                log(f"{spec.name} seed {seed} step {step}/{hp.max_steps}: loss {mean_loss:.4f} {shown}")
+            selection = spec.selection_metric
+            if not history or evaluation.metrics[selection] > max(e.metrics[selection] for e in history):
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            history.append(evaluation)
+    if writer is not None:
+        writer.close()
+    best = max(history, key=lambda e: e.metrics[spec.selection_metric])  # the first of equal scores
+    result = SeedResult(
+        seed=seed,
+        best=best,
+        final=history[-1],
+        history=history,
+        train_seconds=train_seconds,
+        train_examples_per_s=seen / train_seconds if train_seconds > 0 else 0.0,
+    )
+    return result, best_state
+
+
+def _load_for_task(
+    model_path: Path, spec: TaskSpec, hp: TaskHParams, config: FinetuneConfig, seed: int
+) -> nn.Module:
+    """The classifier to fine-tune: pretrained weights (new head from ``seed``) or all fresh weights."""
+    import torch
+
+    from albertctl.model import AlbertConfig
+    from albertctl.model.checkpoint import build_model, load_model, read_checkpoint
+
+    overrides = {
+        "hidden_dropout_prob": hp.dropout,
+        "attention_probs_dropout_prob": hp.dropout,
+        "classifier_dropout_prob": config.classifier_dropout,
+    }
+    generator = torch.Generator().manual_seed(seed)
+    if config.random_init:
+        base, _, _, _ = read_checkpoint(model_path)
+        fresh = AlbertConfig.from_dict({**base.to_dict(), **overrides})
+        return build_model(fresh, "classification", spec.num_labels, generator=generator)
+    model, _ = load_model(
+        model_path,
+        head="classification",
+        num_labels=spec.num_labels,
+        overrides=overrides,
+        generator=generator,
+    )
+    return model
+
+
+def _summary(seeds: list[SeedResult], which: str) -> dict[str, dict[str, float]]:
+    """Mean and sample standard deviation (n-1; 0 for one seed) of each metric over seeds."""
+    names = list(getattr(seeds[0], which).metrics)
+    out = {}
+    for name in names:
+        values = np.array([getattr(s, which).metrics[name] for s in seeds], dtype=np.float64)
+        out[name] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        }
+    return out
+
+
+def _eval_entry(evaluation: Evaluation, checkpoint: str) -> dict[str, Any]:
+    return {"step": evaluation.step, "metrics": evaluation.metrics, "checkpoint": checkpoint}
+
+
+@dataclass
+class FinetuneReport:
+    """What ``finetune_glue`` did; ``results`` is exactly ``OUT/results.json``."""
+
+    out: Path
+    results: dict[str, Any]
+
+
+def finetune_glue(
+    config: FinetuneConfig,
+    *,
+    tasks: tuple[TaskSpec, ...],
+    data_dir: Path,
+    model_path: Path,
+    out: Path,
+    vocab: Path | None = None,
+    overwrite: bool = False,
+    log: Log | None = None,
+) -> FinetuneReport:
+    """Fine-tune ``model_path`` on each task for each seed; write OUT (see the module docstring)."""
+    import torch
+
+    from albertctl.model import resolve_checkpoint
+    from albertctl.model.checkpoint import read_checkpoint, save_model
+    from albertctl.train.runtime import resolve_device, resolve_precision
+    from albertctl.vocab import load_tokenizer
+
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    checkpoint = resolve_checkpoint(Path(model_path))
+    tokenizer: Tokenizer = load_tokenizer(vocab if vocab is not None else checkpoint)
+    model_config, _, _, _ = read_checkpoint(checkpoint)
+    if model_config.vocab_size != tokenizer.vocab_size:
+        raise AlbertctlError(
+            f"the model {checkpoint} has vocab_size {model_config.vocab_size} but its tokenizer has "
+            f"{tokenizer.vocab_size} pieces",
+            hint="use the vocabulary the model was pretrained with (--vocab)",
+        )
+    # Read and encode everything first: a data error stops the run before any training.
+    prepared = []
+    for spec in tasks:
+        train_split = read_split(spec, data_dir, "train")
+        train_examples = train_split.examples[: config.max_train_examples]
+        if not train_examples:
+            raise AlbertctlError(f"{train_split.source} has no examples", hint="check the file")
+        if train_split.skipped_rows and log is not None:
+            log(f"{spec.name}: skipped {train_split.skipped_rows} short rows of {train_split.source}")
+        encode = dict(
+            tokenizer=tokenizer, max_seq_length=config.max_seq_length, regression=spec.is_regression
+        )
+        train = encode_examples(examples=train_examples, **encode)
+        devs = {
+            split: encode_examples(
+                examples=read_split(spec, data_dir, split).examples[: config.max_eval_examples], **encode
+            )
+            for split in spec.dev_splits
+        }
+        hp = resolve_hparams(spec, config, hidden_size=model_config.hidden_size, num_train=len(train))
+        prepared.append((spec, train, devs, hp))
+
+    results: dict[str, Any] = {
+        "model": str(checkpoint),
+        "random_init": config.random_init,
+        "device": str(device),
+        "precision": precision,
+        "tasks": {},
+    }
+    with atomic_dir(Path(out), overwrite=overwrite) as tmp:
+        write_json(
+            tmp / "config.json",
+            {
+                "config": asdict(config),
+                "model": str(checkpoint),
+                "hparams": {s.name: asdict(h) for s, _, _, h in prepared},
+            },
+        )
+        for spec, train, devs, hp in prepared:
+            seeds: list[SeedResult] = []
+            for seed in config.seeds:
+                model = _load_for_task(checkpoint, spec, hp, config, seed)
+                seed_dir = tmp / spec.name / f"seed-{seed}"
+                result, best_state = train_one_seed(
+                    model,
+                    spec,
+                    train,
+                    devs,
+                    hp,
+                    seed=seed,
+                    pad_id=tokenizer.pad_id,
+                    device=device,
+                    precision=precision,
+                    config=config,
+                    metrics_dir=seed_dir,
+                    log=log,
+                )
+                meta = {
+                    "task": spec.name,
+                    "labels": spec.labels,
+                    "max_seq_length": config.max_seq_length,
+                    "seed": seed,
+                }
+                for which, evaluation in (("final", result.final), ("best", result.best)):
+                    if which == "best":
+                        model.load_state_dict(best_state)
+                    target = seed_dir / which
+                    save_model(model.to("cpu"), target, tokenizer=tokenizer)
+                    write_json(target / GLUE_META, {**meta, "checkpoint": which, "step": evaluation.step})
+                seeds.append(result)
+                del model, best_state
+            results["tasks"][spec.name] = _task_results(spec, hp, train, devs, seeds)
+        # The papers' GLUE average: per task the mean of its metrics, then the mean over tasks.
+        results["glue"] = {
+            which: float(
+                np.mean(
+                    [
+                        glue_score({k: v["mean"] for k, v in t[which].items()})
+                        for t in results["tasks"].values()
+                    ]
+                )
+            )
+            for which in ("best", "final")
+        }
+        write_json(tmp / RESULTS, results)
+        write_json(
+            tmp / "manifest.json",
+            {
+                "kind": "glue-finetune",
+                "tasks": [s.name for s in tasks],
+                "seeds": list(config.seeds),
+                "model": str(checkpoint),
+                "vocab_fingerprint": tokenizer.fingerprint(),
+                "torch": torch.__version__,
+            },
+        )
+    return FinetuneReport(out=Path(out), results=results)
+
+
+def _task_results(
+    spec: TaskSpec, hp: TaskHParams, train: EncodedSet, devs: dict[str, EncodedSet], seeds: list[SeedResult]
+) -> dict[str, Any]:
+    prefix = f"{spec.name}/seed-"
+    return {
+        "metrics": list(seeds[0].final.metrics),
+        "selection_metric": spec.selection_metric,
+        "hparams": asdict(hp),
+        "train_examples": len(train),
+        "dev_examples": {split: len(data) for split, data in devs.items()},
+        "seeds": [
+            {
+                "seed": s.seed,
+                "best": _eval_entry(s.best, f"{prefix}{s.seed}/best"),
+                "final": _eval_entry(s.final, f"{prefix}{s.seed}/final"),
+                "train_examples_per_s": s.train_examples_per_s,
+            }
+            for s in seeds
+        ],
+        "best": _summary(seeds, "best"),
+        "final": _summary(seeds, "final"),
+    }
