@@ -204,13 +204,18 @@ def load_checkpoint(
     target = model.state_dict()
     if head == "backbone":
         target = {f"albert.{k}": v for k, v in target.items()}
-    missing_backbone = sorted(k for k in target if k.startswith("albert.") and k not in state)
-    if missing_backbone:
-        raise AlbertctlError(
-            f"{path} lacks backbone weights: {', '.join(missing_backbone[:5])}"
-            + (f" and {len(missing_backbone) - 5} more" if len(missing_backbone) > 5 else ""),
-            hint="is it an ALBERT checkpoint of the same layout (groups, inner_group_num)?",
-        )
+    missing = sorted(k for k in target if k.startswith("albert.") and k not in state)
+    extra = sorted(k for k in state if k.startswith("albert.") and k not in target)
+    for what, keys in (
+        ("lacks backbone weights", missing),
+        ("has backbone weights its config has no place for", extra),
+    ):
+        if keys:
+            raise AlbertctlError(
+                f"{path} {what}: {', '.join(keys[:4])}"
+                + (f" and {len(keys) - 4} more" if len(keys) > 4 else ""),
+                hint="config.json does not match the weights' layout (num_hidden_groups, inner_group_num)",
+            )
     to_load: dict[str, torch.Tensor] = {}
     initialized: list[str] = []
     for key, tensor in target.items():
