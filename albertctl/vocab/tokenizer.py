@@ -39,7 +39,8 @@ SPECIAL_IDS: dict[str, int] = {PAD: 0, UNK: 1, CLS: 2, SEP: 3, MASK: 4}
 # A function of a piece's text: does this piece begin a new whole word?
 WordStartRule = Callable[[str], bool]
 
-# Reference create_pretraining_data.py `_is_start_piece_sp`: ASCII punctuation is its own word.
+# Reference create_pretraining_data.py `_is_start_piece_sp`: ASCII punctuation is its own word. Its
+# set spells '"' twice and has no apostrophe, so a piece holding "'" always starts a word; kept as is.
 _PUNCTUATION = frozenset('!"#$%&"()*+,-./:;?@[\\]^_`{|}~')
 _ENGLISH_OR_PUNCT = frozenset("abcdefghijklmnopqrstuvwxyz") | _PUNCTUATION
 
