@@ -49,7 +49,7 @@ _RESERVED: dict[str, frozenset[str]] = {
     "data": frozenset({"vocab", "out", "overwrite"}),
     "eval_data": frozenset({"vocab", "out", "overwrite"}),
     "pretrain": frozenset({"data", "eval-data", "out", "overwrite", "resume"}),
-    "finetune": frozenset({"task", "data-dir", "model", "out", "overwrite"}),
+    "finetune": frozenset({"task", "data-dir", "model", "out", "overwrite", "random-init"}),
 }
 _TABLES = frozenset({"run", "inputs"}) | frozenset(_RESERVED)
 _INPUT_KEYS = frozenset({"corpus", "glue_dir", "tasks", "baseline"})
@@ -358,60 +358,27 @@ def build_stages(config: Mapping[str, Any], *, source_fingerprint: str = "") -> 
     )
     glue_dir = glue[0] if glue else corpus_dir / "glue"
     glue_deps: tuple[str, ...] = () if glue else ("demo-data",)
+    model = LATEST_CHECKPOINT + str(out / "pretrain")
     for task in tasks:
-        runs = [("finetune", LATEST_CHECKPOINT + str(out / "pretrain"), ("pretrain",))]
+        # The baseline fine-tunes the same architecture and tokenizer from fresh weights
+        # (--random-init), with the same recipe: the gap between the two is what pretraining bought.
+        runs = [("finetune", ())]
         if inputs.get("baseline", True):
-            runs.append(("baseline", LATEST_CHECKPOINT + str(out / "scratch"), ("scratch",)))
-            if not any(s.name == "scratch" for s in stages):
-                stages.append(_scratch_stage(config, out))
-        for kind, model, deps in runs:
+            runs.append(("baseline", ("--random-init",)))
+        for kind, extra_flags in runs:
             stages.append(
                 Stage(
                     name=f"{kind}-{task}",
                     argv=(
-                        "finetune",
-                        "glue",
-                        "--task",
-                        task,
-                        "--data-dir",
-                        str(glue_dir),
-                        "--model",
-                        model,
-                        "--out",
-                        str(out / f"{kind}-{task}"),
-                        *table("finetune"),
+                        "finetune", "glue", "--task", task, "--data-dir", str(glue_dir), "--model", model,
+                        "--out", str(out / f"{kind}-{task}"), *extra_flags, *table("finetune"),
                     ),
                     out=out / f"{kind}-{task}",
-                    deps=glue_deps + deps,
+                    deps=(*glue_deps, "pretrain"),
                     inputs=tuple(glue),
                 )
-            )
+            )  # fmt: skip
     return stages
-
-
-def _scratch_stage(config: Mapping[str, Any], out: Path) -> Stage:
-    """A randomly initialised model of the pretrained architecture: pretraining for zero steps.
-
-    The from-scratch baseline then fine-tunes exactly like the pretrained model does, so the
-    difference between the two dev metrics is what pretraining bought.
-    """
-    flags = dict(config.get("pretrain", {}))
-    flags.update({"max-steps": 0})
-    for key in ("eval-every", "save-every", "warmup-steps"):
-        flags.pop(key, None)
-    return Stage(
-        name="scratch",
-        argv=(
-            "pretrain",
-            "--data",
-            str(out / "data"),
-            "--out",
-            str(out / "scratch"),
-            *flags_from_table(flags),
-        ),
-        out=out / "scratch",
-        deps=("data",),
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -476,16 +443,25 @@ def read_heldout_metrics(run_dir: Path) -> dict[str, float]:
 
 
 def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
-    """``(metric name, best dev value)`` from ``FT_DIR/results.json``, or None when absent."""
+    """``(metric, best dev value)`` from ``FT_DIR/results.json`` (mean over seeds), or None if absent.
+
+    The layout is ``tasks.<task>.best.<metric>.mean`` with ``tasks.<task>.metrics`` naming the
+    metrics in order; the first one is the task's headline metric (CoLA: MCC, MRPC: F1).
+    """
     path = Path(ft_dir) / "results.json"
     if not path.is_file():
         return None
-    flat = flatten(json.loads(path.read_text(encoding="utf-8")))
+    results = json.loads(path.read_text(encoding="utf-8"))
+    entry = results.get("tasks", {}).get(task, {})
+    names = entry.get("metrics") or list(entry.get("best", {}))
+    if names and isinstance(entry.get("best", {}).get(names[0]), dict):
+        return names[0], float(entry["best"][names[0]]["mean"])
+    flat = flatten(results)  # another layout: the first number named like the task's metric
     for name in _TASK_METRIC.get(task, ("accuracy", "acc")):
-        for scope in (("best",), ("dev",), ("",)):
-            value = find_number(flat, all_of=(name,), any_of=scope)
-            if value is not None:
-                return name, value
+        value = find_number(flat, all_of=(name,), any_of=("best",))
+        value = find_number(flat, all_of=(name,)) if value is None else value
+        if value is not None:
+            return name, value
     return None
 
 
@@ -510,6 +486,7 @@ def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
                 {"what": label, "value": f"{heldout[key]:.3f}", "note": "eval-data, never pretrained on"}
             )
     tasks = [s.name.removeprefix("finetune-") for s in stages if s.name.startswith("finetune-")]
+    checkpoint = next(iter(sorted((out / "pretrain" / "checkpoints").glob("step-*"))[-1:]), None)
     for task in tasks:
         for kind, note in (
             ("finetune", "pretrained"),
@@ -525,7 +502,6 @@ def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
                     }
                 )
     rows.append({"what": "run directory", "value": str(out), "note": "rerun: finished stages are skipped"})
-    checkpoint = next(iter(sorted((out / "pretrain" / "checkpoints").glob("step-*"))[-1:]), None)
     ckpt = str(checkpoint) if checkpoint else str(out / "pretrain" / "checkpoints" / "step-N")
     nxt = [
         f"albertctl inspect-data {out / 'data'}",

@@ -186,7 +186,6 @@ def test_the_chain_built_from_a_config(tmp_path: Path) -> None:
         "data",
         "eval-data",
         "pretrain",
-        "scratch",
         "finetune-cola",
         "baseline-cola",
     ]
@@ -195,7 +194,11 @@ def test_the_chain_built_from_a_config(tmp_path: Path) -> None:
     assert by_name["demo-data"].extra == {"source": "abc"}
     assert by_name["finetune-cola"].deps == ("demo-data", "pretrain")
     assert str(out / "demo-data" / "glue") in by_name["finetune-cola"].argv
-    assert "--max-steps" in by_name["scratch"].argv
+    assert (
+        "--random-init" in by_name["baseline-cola"].argv
+        and "--random-init" not in by_name["finetune-cola"].argv
+    )
+    assert by_name["baseline-cola"].deps == ("demo-data", "pretrain")
     # Real GLUE data: an input fingerprinted by content, not derived from the corpus.
     glue = tmp_path / "glue"
     glue.mkdir()
@@ -206,7 +209,7 @@ def test_the_chain_built_from_a_config(tmp_path: Path) -> None:
         "corpus": [str(tmp_path / "c.txt")],
     }
     stages = {s.name: s for s in pl.build_stages(config)}
-    assert "baseline-mrpc" not in stages and "scratch" not in stages
+    assert "baseline-mrpc" not in stages
     assert stages["finetune-mrpc"].inputs == (glue,) and stages["finetune-mrpc"].deps == ("pretrain",)
     assert stages["demo-data"].inputs == (tmp_path / "c.txt",) and stages["demo-data"].extra == {}
 
@@ -215,8 +218,8 @@ def test_result_readers_tolerate_layouts(tmp_path: Path) -> None:
     (tmp_path / "pretrain").mkdir()
     lines = [
         {"step": 10, "loss": 3.0},
-        {"step": 20, "eval": {"mlm_accuracy": 0.25, "sop_accuracy": 0.6}},
-        {"step": 30, "loss": 2.5},
+        {"step": 20, "split": "eval", "mlm_acc": 0.25, "sop_acc": 0.6},
+        {"step": 30, "split": "train", "mlm_acc": 0.5, "sop_acc": 0.9},
     ]
     (tmp_path / "pretrain" / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     assert pl.read_heldout_metrics(tmp_path / "pretrain") == {"mlm_accuracy": 0.25, "sop_accuracy": 0.6}
