@@ -1,9 +1,295 @@
-"""Placeholder for the `finetune` command module; its owner replaces this file."""
+"""``albertctl finetune glue``, ``albertctl eval glue`` and ``albertctl predict glue``.
+
+Flags -> :class:`~albertctl.glue.finetune.FinetuneConfig` -> :func:`~albertctl.glue.finetune.finetune_glue`
+-> rich tables (per task: best and final dev metrics, mean ± std over seeds; with several tasks a
+GLUE summary). ``eval glue`` scores a fine-tuned checkpoint on dev; ``predict glue`` writes the
+leaderboard files. See docs/glue.md.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+from rich.console import Console
+
+from albertctl.cli.options import Device, Overwrite, Precision
+from albertctl.errors import AlbertctlError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+finetune_app = typer.Typer(name="finetune", help="Fine-tune a checkpoint.", no_args_is_help=True)
+eval_app = typer.Typer(name="eval", help="Evaluate a fine-tuned model.", no_args_is_help=True)
+predict_app = typer.Typer(name="predict", help="Write test-set predictions.", no_args_is_help=True)
+
+Task = Annotated[
+    str,
+    typer.Option(
+        "--task",
+        help="cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, a comma list, or all.",
+        show_default=False,
+    ),
+]
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        help="GLUE_DIR: task folders in the classic TSV or Hugging Face layout.",
+        show_default=False,
+    ),
+]
+
+_LABELS = {
+    "mcc": "MCC",
+    "accuracy": "acc",
+    "accuracy_mm": "acc (mm)",
+    "f1": "F1",
+    "pearson": "Pearson",
+    "spearman": "Spearman",
+}
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"1,2,3"`` -> (1, 2, 3), with a clear error for anything else."""
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise AlbertctlError(
+            f"--seeds {text!r} is not a comma list of integers", hint="e.g. --seeds 1,2,3"
+        ) from None
+    if not seeds:
+        raise AlbertctlError("--seeds is empty", hint="e.g. --seeds 1,2,3")
+    return seeds
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _cell(summary: dict[str, dict[str, float]], metric: str, num_seeds: int) -> str:
+    entry = summary[metric]
+    return _pct(entry["mean"]) + (f" ± {_pct(entry['std'])}" if num_seeds > 1 else "")
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    """One row per task x {best, final}: the metrics (x100), mean ± std over seeds, and each seed."""
+    from rich.table import Table
+
+    table = Table(title="GLUE dev results (best = best dev checkpoint, as the reference reports)")
+    for column in ("task", "checkpoint", "metrics", "per seed", "steps"):
+        table.add_column(column, justify="left" if column in ("task", "checkpoint") else "right")
+    for name, task in results["tasks"].items():
+        seeds = task["seeds"]
+        for which in ("best", "final"):
+            metrics = " / ".join(f"{_LABELS[m]} {_cell(task[which], m, len(seeds))}" for m in task["metrics"])
+            per_seed = "  ".join(
+                f"{s['seed']}: " + "/".join(_pct(s[which]["metrics"][m]) for m in task["metrics"])
+                for s in seeds
+            )
+            steps = ",".join(str(s[which]["step"]) for s in seeds)
+            table.add_row(name if which == "best" else "", which, metrics, per_seed, steps)
+    return table
+
+
+def glue_summary_table(results: dict[str, Any]) -> Table:
+    """The papers' one-line GLUE table (best checkpoint, mean over seeds, x100)."""
+    from rich.table import Table
+
+    table = Table(title="GLUE summary (dev, best checkpoint, mean over seeds)")
+    cells = []
+    for name, task in results["tasks"].items():
+        table.add_column(name, justify="right")
+        cells.append("/".join(_pct(task["best"][m]["mean"]) for m in task["metrics"]))
+    table.add_column("avg", justify="right")
+    cells.append(_pct(results["glue"]["best"]))
+    table.add_row(*cells)
+    return table
+
+
+@finetune_app.command("glue")
+def finetune_glue_command(
+    task: Task,
+    data_dir: DataDir,
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model", help="Checkpoint folder, pretraining run dir, or Hugging Face dir.", show_default=False
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.", show_default=False)],
+    vocab: Annotated[
+        Path | None,
+        typer.Option("--vocab", help="Vocabulary dir, when the model folder has none.", show_default=False),
+    ] = None,
+    preset: Annotated[
+        str, typer.Option("--preset", help="reference (paper Table 14), small, or auto (by model width).")
+    ] = "auto",
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Peak learning rate. (default: the preset)")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="(default: the preset)")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", help="Optimizer steps. (default: the preset)")
+    ] = None,
+    epochs: Annotated[
+        float | None, typer.Option("--epochs", help="Epochs (when --max-steps is not given).")
+    ] = None,
+    warmup_steps: Annotated[
+        int | None, typer.Option("--warmup-steps", help="(default: the preset, or 10% of the steps)")
+    ] = None,
+    max_seq_length: Annotated[int, typer.Option("--max-seq-length", help="Tokens per example.")] = 128,
+    dropout: Annotated[
+        float | None, typer.Option("--dropout", help="ALBERT hidden/attention dropout. (default: the preset)")
+    ] = None,
+    classifier_dropout: Annotated[float, typer.Option("--classifier-dropout")] = 0.1,
+    weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.01,
+    seeds: Annotated[str, typer.Option("--seeds", help="One run per seed, e.g. 1,2,3.")] = "1",
+    eval_every: Annotated[
+        int | None, typer.Option("--eval-every", help="Dev evaluation every N steps. (default: 10 per run)")
+    ] = None,
+    eval_batch_size: Annotated[int, typer.Option("--eval-batch-size")] = 64,
+    max_train_examples: Annotated[
+        int | None, typer.Option("--max-train-examples", help="Use only the first N training examples.")
+    ] = None,
+    max_eval_examples: Annotated[
+        int | None, typer.Option("--max-eval-examples", help="Use only the first N dev examples.")
+    ] = None,
+    random_init: Annotated[
+        bool, typer.Option("--random-init", help="Fresh weights, same config and tokenizer: the baseline.")
+    ] = False,
+    precision: Precision = "fp32",
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+) -> None:
+    """Fine-tune MODEL on GLUE task(s); write OUT/results.json and the best and final checkpoints."""
+    from albertctl.glue.finetune import FinetuneConfig, finetune_glue
+    from albertctl.glue.tasks import parse_tasks
+
+    config = FinetuneConfig(
+        preset=preset,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        epochs=epochs,
+        warmup_steps=warmup_steps,
+        dropout=dropout,
+        classifier_dropout=classifier_dropout,
+        weight_decay=weight_decay,
+        max_seq_length=max_seq_length,
+        eval_every=eval_every,
+        eval_batch_size=eval_batch_size,
+        seeds=parse_seeds(seeds),
+        random_init=random_init,
+        max_train_examples=max_train_examples,
+        max_eval_examples=max_eval_examples,
+        device=device,
+        precision=precision,
+    )
+    specs = parse_tasks(task)
+    console = Console(highlight=False, soft_wrap=True)
+    report = finetune_glue(
+        config,
+        tasks=specs,
+        data_dir=data_dir,
+        model_path=model,
+        out=out,
+        vocab=vocab,
+        overwrite=overwrite,
+        log=lambda line: console.print(line, markup=False),
+    )
+    console.print(results_table(report.results))
+    if len(specs) > 1:
+        console.print(glue_summary_table(report.results))
+    console.print(f"wrote {report.out / 'results.json'}")
+
+
+@eval_app.command("glue")
+def eval_glue_command(
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model", help="Fine-tuned checkpoint folder, or a finetune output dir.", show_default=False
+        ),
+    ],
+    data_dir: DataDir,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Task (needed when the output dir holds several).")
+    ] = None,
+    which: Annotated[
+        str, typer.Option("--which", help="best or final (for a finetune output dir).")
+    ] = "best",
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    precision: Precision = "fp32",
+    device: Device = "auto",
+) -> None:
+    """Score a fine-tuned model on its task's dev set(s) with the official metrics."""
+    from rich.table import Table
+
+    from albertctl.glue.evaluate import evaluate_glue
+
+    if which not in ("best", "final"):
+        raise AlbertctlError(f"--which must be best or final, got {which!r}")
+    spec, metrics = evaluate_glue(
+        model, data_dir, task=task, which=which, batch_size=batch_size, device=device, precision=precision
+    )
+    table = Table(title=f"{spec.dir_name} dev")
+    for name in metrics:
+        table.add_column(_LABELS.get(name, name), justify="right")
+    table.add_row(*(f"{100 * v:.2f}" for v in metrics.values()))
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+@predict_app.command("glue")
+def predict_glue_command(
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model", help="Fine-tuned checkpoint folder, or a finetune output dir.", show_default=False
+        ),
+    ],
+    data_dir: DataDir,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the .tsv files.", show_default=False)
+    ],
+    task: Annotated[
+        str, typer.Option("--task", help="Task(s), or all (every task the output dir holds).")
+    ] = "all",
+    which: Annotated[
+        str, typer.Option("--which", help="best or final (for a finetune output dir).")
+    ] = "best",
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    precision: Precision = "fp32",
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+) -> None:
+    """Write the GLUE leaderboard files (CoLA.tsv ... AX.tsv) for the test sets."""
+    from albertctl.fsutil import atomic_dir
+    from albertctl.glue.evaluate import predict_glue, resolve_models
+
+    if which not in ("best", "final"):
+        raise AlbertctlError(f"--which must be best or final, got {which!r}")
+    models = resolve_models(model, task, which=which)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        written = predict_glue(
+            models, data_dir, tmp, batch_size=batch_size, device=device, precision=precision
+        )
+    console = Console(highlight=False, soft_wrap=True)
+    for name, rows in written.items():
+        console.print(f"wrote {out / name} ({rows:,} rows)")
+    missing = sorted(
+        {"CoLA", "SST-2", "MRPC", "STS-B", "QQP", "MNLI-m", "MNLI-mm", "QNLI", "RTE", "WNLI", "AX"}
+        - {name.removesuffix(".tsv") for name in written}
+    )
+    if missing:
+        console.print(
+            f"not written (no model or no test file): {', '.join(missing)}; the leaderboard needs all 11"
+        )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``finetune``, ``eval`` and ``predict`` command groups (each with ``glue``) to ``app``."""
+    app.add_typer(finetune_app, name="finetune")
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(predict_app, name="predict")

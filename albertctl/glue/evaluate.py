@@ -131,6 +131,23 @@ def resolve_finetuned(path: Path, task: TaskSpec | None, *, which: str = "best")
     return FineTunedModel(path=path, task=saved, max_seq_length=int(meta["max_seq_length"]))
 
 
+def resolve_models(path: Path, task: str = "all", *, which: str = "best") -> dict[str, FineTunedModel]:
+    """Models for ``predict glue``: ``all`` = every task of a finetune output dir, or the checkpoint's own."""
+    from albertctl.glue.tasks import parse_tasks
+
+    path = Path(path)
+    if task.strip().lower() == "all":
+        if (path / RESULTS).is_file():
+            names = list(json.loads((path / RESULTS).read_text(encoding="utf-8")).get("tasks", {}))
+            specs: list[TaskSpec | None] = [get_task(name) for name in names]
+        else:
+            specs = [None]
+    else:
+        specs = list(parse_tasks(task))
+    models = [resolve_finetuned(path, spec, which=which) for spec in specs]
+    return {ft.task.name: ft for ft in models}
+
+
 def load_finetuned(ft: FineTunedModel, device: torch.device) -> tuple[nn.Module, Tokenizer]:
     """The classifier (eval mode, on ``device``) and tokenizer of a fine-tuned checkpoint."""
     from albertctl.model import load_model
