@@ -411,22 +411,25 @@ def build_pretraining_data(
         if on_group is not None:
             on_group(len(records))
 
-    _run_jobs(jobs(), (str(vocab_dir), config, str(work_dir)), workers, finished)
-    if num_groups == 0:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        raise AlbertctlError(
-            f"the inputs hold no text: {', '.join(map(str, files))}",
-            hint="make-data needs lines of text, with a blank line between documents",
+    try:
+        _run_jobs(jobs(), (str(vocab_dir), config, str(work_dir)), workers, finished)
+        if num_groups == 0:
+            raise AlbertctlError(
+                f"the inputs hold no text: {', '.join(map(str, files))}",
+                hint="make-data needs lines of text, with a blank line between documents",
+            )
+        if not records:
+            raise AlbertctlError(
+                f"part {config.part_index}/{config.num_parts} is empty: the inputs make {num_groups} groups",
+                hint="use fewer --num-parts or a smaller --shard-size",
+            )
+        report.manifest = _assemble(
+            out, work_dir, records, num_groups, config, tokenizer, files, corpus_stats, overwrite
         )
-    if not records:
+    except AlbertctlError:
+        # A user mistake found mid-build (bad bytes, no instances): nothing worth resuming.
         shutil.rmtree(work_dir, ignore_errors=True)
-        raise AlbertctlError(
-            f"part {config.part_index} of {config.num_parts} is empty: the inputs make {num_groups} groups",
-            hint="use fewer --num-parts or a smaller --shard-size",
-        )
-    report.manifest = _assemble(
-        out, work_dir, records, num_groups, config, tokenizer, files, corpus_stats, overwrite
-    )
+        raise
     shutil.rmtree(work_dir, ignore_errors=True)
     return report
 

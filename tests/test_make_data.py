@@ -1,0 +1,205 @@
+"""``build_pretraining_data`` and the make-data CLI end to end on the tiny corpus and vocab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from albertctl.cli import main
+from albertctl.data.build import MakeDataConfig, build_pretraining_data, merge_parts, read_manifest
+from albertctl.data.shards import COLUMNS, read_shard, shard_schema
+from albertctl.errors import AlbertctlError
+from albertctl.fsutil import sha256_file
+from albertctl.vocab import load_tokenizer
+
+# ~200 KB corpus in groups of ~50 KB: 4 groups, 2 passes -> 8 shards.
+SMALL = dict(max_seq_length=64, dupe_factor=2, shard_size_mb=0.05)
+
+
+def build(corpus: Path, vocab: Path, out: Path, **kwargs) -> dict:
+    workers = kwargs.pop("workers", 1)
+    config = MakeDataConfig(**{**SMALL, **kwargs})
+    return build_pretraining_data([corpus], vocab, out, config, workers=workers).manifest
+
+
+def shas(out: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(out.glob("shard-*.arrow"))}
+
+
+@pytest.fixture(scope="module")
+def built(tiny_corpus: Path, tiny_vocab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "out"
+    build(tiny_corpus, tiny_vocab, out)
+    return out
+
+
+def test_output_follows_the_contract(built: Path, tiny_vocab: Path) -> None:
+    manifest = read_manifest(built)
+    tokenizer = load_tokenizer(tiny_vocab)
+    assert manifest["vocab_size"] == tokenizer.vocab_size
+    assert manifest["vocab_fingerprint"] == tokenizer.fingerprint()
+    assert (manifest["max_seq_length"], manifest["max_predictions"]) == (64, 20)
+    assert load_tokenizer(built / "vocab").fingerprint() == tokenizer.fingerprint()
+    assert [s["file"] for s in manifest["shards"]] == [f"shard-{i:05d}.arrow" for i in range(8)]
+    expected = ["manifest.json", *(f"shard-{i:05d}.arrow" for i in range(8)), "vocab"]
+    assert sorted(p.name for p in built.iterdir()) == expected
+    special = {tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id}
+    rows = 0
+    for shard in manifest["shards"]:
+        path = built / shard["file"]
+        assert sha256_file(path) == shard["sha256"]
+        table = read_shard(path)
+        assert table.schema == shard_schema(tokenizer.vocab_size)
+        assert table.schema.field("input_ids").type == pa.list_(pa.uint16())
+        assert table.num_rows == shard["rows"] > 0
+        rows += table.num_rows
+        tokens = 0
+        for row in table.to_pylist():
+            ids, types, boundary = row["input_ids"], row["token_type_ids"], row["token_boundary"]
+            positions, originals = row["masked_lm_positions"], row["masked_lm_ids"]
+            tokens += len(ids)
+            # A 10% random replacement may be any id, [SEP] included (as the reference): restore first.
+            ids = list(ids)
+            for p, original in zip(positions, originals, strict=True):
+                ids[p] = original
+            assert 5 <= len(ids) <= 64 and len(types) == len(boundary) == len(ids)
+            assert ids[0] == tokenizer.cls_id and ids[-1] == tokenizer.sep_id
+            sep = ids.index(tokenizer.sep_id)
+            assert types == [0] * (sep + 1) + [1] * (len(ids) - sep - 1)
+            assert boundary[0] == boundary[sep] == boundary[-1] == 1
+            assert 1 <= len(positions) <= 20 and positions == sorted(set(positions))
+            assert not set(originals) & special
+            assert all(0 < p < len(ids) - 1 and p != sep for p in positions)
+            assert row["sentence_order_label"] in (0, 1)
+        assert tokens == shard["tokens"]
+    totals = manifest["totals"]
+    assert totals["rows"] == rows and totals["shards"] == 8
+    assert 0.4 < totals["sop_swapped"] / rows < 0.6
+    assert manifest["inputs"][0]["sha256"] is not None
+
+
+def test_masks_reach_the_budget(built: Path) -> None:
+    table = read_shard(built / "shard-00000.arrow")
+    lengths = np.array([len(r) for r in table["input_ids"].to_pylist()])
+    masks = np.array([len(r) for r in table["masked_lm_positions"].to_pylist()])
+    budget = np.minimum(20, np.maximum(1, np.round(lengths * 0.15)))
+    assert (masks <= budget).all() and (masks == budget).mean() > 0.9
+
+
+def test_same_bytes_whatever_the_workers(
+    built: Path, tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path
+) -> None:
+    build(tiny_corpus, tiny_vocab, tmp_path / "w2", workers=2)
+    assert shas(tmp_path / "w2") == shas(built)
+    # Another seed gives other data.
+    build(tiny_corpus, tiny_vocab, tmp_path / "seed", seed=1)
+    assert shas(tmp_path / "seed") != shas(built)
+
+
+def test_interrupted_build_resumes_to_the_same_bytes(
+    built: Path, tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    config = MakeDataConfig(**SMALL)
+
+    def stop_after_two(done: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_pretraining_data([tiny_corpus], tiny_vocab, out, config, on_group=stop_after_two)
+    assert not out.exists()
+    assert len(list((tmp_path / ".out.partial").glob("group-*.json"))) == 2
+    report = build_pretraining_data([tiny_corpus], tiny_vocab, out, config)
+    assert (report.resumed_groups, report.built_groups) == (2, 2)
+    assert shas(out) == shas(built)
+    assert not (tmp_path / ".out.partial").exists()
+
+
+def test_parts_merge_into_the_full_build(
+    built: Path, tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path
+) -> None:
+    for k in range(3):
+        build(tiny_corpus, tiny_vocab, tmp_path / f"part{k}", num_parts=3, part_index=k)
+    assert {p.name for p in (tmp_path / "part1").glob("shard-*")} == {
+        "shard-00001.arrow",
+        "shard-00005.arrow",
+    }
+    merged = merge_parts([tmp_path / f"part{k}" for k in (2, 0, 1)], tmp_path / "merged")
+    assert shas(tmp_path / "merged") == shas(built)
+    full = read_manifest(built)
+    assert merged["shards"] == full["shards"] and merged["totals"] == full["totals"]
+    with pytest.raises(AlbertctlError, match="exactly once"):
+        merge_parts([tmp_path / "part0", tmp_path / "part1"], tmp_path / "m2")
+
+
+def test_single_segment_policies_change_the_data(
+    built: Path, tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path
+) -> None:
+    reference = build(tiny_corpus, tiny_vocab, tmp_path / "ref", single_segment="reference")
+    drop = build(tiny_corpus, tiny_vocab, tmp_path / "drop", single_segment="drop")
+    split = read_manifest(built)
+    # The reference labels every single-segment chunk "swapped"; drop loses those chunks.
+    assert reference["totals"]["sop_swapped"] / reference["totals"]["rows"] > 0.55
+    assert drop["totals"]["rows"] < split["totals"]["rows"]
+
+
+def test_bad_inputs_fail_clearly_and_write_nothing(
+    tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n\n", encoding="utf-8")
+    with pytest.raises(AlbertctlError, match="no text"):
+        build(empty, tiny_vocab, tmp_path / "o1")
+    single = tmp_path / "single.txt"
+    single.write_text("one\n\ntwo\n", encoding="utf-8")
+    with pytest.raises(AlbertctlError, match="no instances"):
+        build(single, tiny_vocab, tmp_path / "o2", single_segment="drop")
+    not_vocab = tmp_path / "not_vocab"
+    not_vocab.mkdir()
+    with pytest.raises(AlbertctlError):
+        build(tiny_corpus, not_vocab, tmp_path / "o3")
+    with pytest.raises(AlbertctlError, match="max_seq_length"):
+        MakeDataConfig(max_seq_length=4)
+    with pytest.raises(AlbertctlError, match="max_seq_length"):
+        MakeDataConfig(max_seq_length=1024)
+    with pytest.raises(AlbertctlError, match="part_index"):
+        MakeDataConfig(num_parts=2, part_index=2)
+    with pytest.raises(AlbertctlError, match="single_segment"):
+        MakeDataConfig(single_segment="nsp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "not_vocab", "single.txt"]
+
+
+def test_cli_make_data_refuses_existing_output_then_overwrites(
+    built: Path, tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cli"
+    args = ["make-data", str(tiny_corpus), "--vocab", str(tiny_vocab), "--out", str(out),
+            "--max-seq-length", "64", "--dupe-factor", "2", "--shard-size", "0.05"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code in (0, None)
+    assert shas(out) == shas(built)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 1
+    assert "error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--overwrite", "--seed", "3"])
+    assert exit_info.value.code in (0, None)
+    assert shas(out) != shas(built)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect-data", str(out), "-n", "2"])
+    assert exit_info.value.code in (0, None)
+    shown = capsys.readouterr().out
+    assert "SOP in order / swapped" in shown and "[MASK]" in shown
+
+
+def test_datasets_reads_a_shard(built: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    dataset = datasets.Dataset.from_file(str(built / "shard-00000.arrow"))
+    assert dataset.num_rows == read_manifest(built)["shards"][0]["rows"]
+    assert dataset.column_names == list(COLUMNS)
