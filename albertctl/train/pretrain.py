@@ -681,3 +681,71 @@ class _Window:
         }
         self.reset()
         return values
+
+
+_PATH_FIELDS = frozenset({"out", "init"})
+_PATH_TUPLE_FIELDS = frozenset({"data", "eval_data"})
+
+
+def read_toml_config(path: Path) -> dict[str, Any]:
+    """A ``--config`` TOML file as a dict of PretrainConfig fields (dashes or underscores).
+
+    Keys may sit at the top level or under a ``[pretrain]`` table; unknown keys are an error.
+    """
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError as exc:
+            raise AlbertctlError("reading --config needs Python 3.11+ or the tomli package") from exc
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AlbertctlError(f"cannot read --config {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise AlbertctlError(f"--config {path} is not valid TOML: {exc}") from exc
+    if isinstance(data.get("pretrain"), dict):
+        data = data["pretrain"]
+    known = {f.name for f in dataclasses.fields(PretrainConfig)} | {"recipe"}
+    out = {key.replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(out) - known)
+    if unknown:
+        raise AlbertctlError(
+            f"--config {path}: unknown key(s) {', '.join(unknown)}",
+            hint=f"allowed: {', '.join(sorted(known))}",
+        )
+    return out
+
+
+def resolve_pretrain_config(
+    flags: dict[str, Any], file_values: dict[str, Any] | None = None
+) -> PretrainConfig:
+    """Recipe defaults for the model, then the TOML values, then the flags that were given (not None)."""
+    file_values = dict(file_values or {})
+    given = {k: v for k, v in flags.items() if v is not None}
+    merged = {**file_values, **given}
+    model = str(merged.get("model", "tiny"))
+    recipe = str(merged.pop("recipe", "default"))
+    values = {**recipe_defaults(model, recipe), **merged}
+    if "warmup_steps" not in merged and "max_steps" in merged:
+        # A shortened run keeps the recipe's warm-up only while it is at most a tenth of the run.
+        values["warmup_steps"] = min(values["warmup_steps"], int(values["max_steps"]) // 10)
+    for name in _PATH_FIELDS:
+        if values.get(name) is not None:
+            values[name] = Path(values[name])
+    for name in _PATH_TUPLE_FIELDS:
+        if name in values:
+            raw = values[name]
+            values[name] = tuple(Path(p) for p in ([raw] if isinstance(raw, (str, Path)) else raw))
+    if "out" not in values:
+        raise AlbertctlError("no run directory given", hint="pass --out RUN_DIR (or out = ... in --config)")
+    if not values.get("data"):
+        raise AlbertctlError(
+            "no pretraining data given", hint="pass --data DIR (or data = [...] in --config)"
+        )
+    try:
+        return PretrainConfig(**values)
+    except TypeError as exc:
+        raise AlbertctlError(f"bad pretraining settings: {exc}") from exc
