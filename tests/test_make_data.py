@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +207,27 @@ def test_datasets_reads_a_shard(built: Path) -> None:
     dataset = datasets.Dataset.from_file(str(built / "shard-00000.arrow"))
     assert dataset.num_rows == read_manifest(built)["shards"][0]["rows"]
     assert dataset.column_names == list(COLUMNS)
+
+
+def test_killed_build_resumes_to_the_same_bytes(tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path) -> None:
+    # Many small groups so that the SIGKILL lands mid-build; the reference is an in-process build.
+    options = {"max_seq_length": 64, "dupe_factor": 4, "shard_size_mb": 0.005}
+    build(tiny_corpus, tiny_vocab, tmp_path / "whole", **options)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "albertctl", "make-data", str(tiny_corpus), "--vocab", str(tiny_vocab),
+               "--out", str(out), "--max-seq-length", "64", "--dupe-factor", "4",
+               "--shard-size", "0.005"]  # fmt: skip
+    first_group = tmp_path / ".out.partial" / "group-000000.json"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not first_group.exists():
+            time.sleep(0.002)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_mid_build = not out.exists()
+    report = build_pretraining_data([tiny_corpus], tiny_vocab, out, MakeDataConfig(**options), overwrite=True)
+    if killed_mid_build:
+        assert report.resumed_groups >= 1
+        print(f"killed after {report.resumed_groups} groups")
+    assert shas(out) == shas(tmp_path / "whole")
