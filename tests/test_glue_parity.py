@@ -1,0 +1,104 @@
+"""Parity with transformers both ways: a model saved by transformers fine-tunes with us, and a
+model we fine-tune, exported with ``export_hf``, gives the same dev logits in transformers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_glue_finetune import write_sentiment_dir
+
+from albertctl.glue.batching import encode_examples
+from albertctl.glue.evaluate import load_finetuned, predict_logits, resolve_finetuned
+from albertctl.glue.finetune import FinetuneConfig, finetune_glue
+from albertctl.glue.readers import read_split
+from albertctl.glue.tasks import TASKS, parse_tasks
+
+transformers = pytest.importorskip("transformers")
+
+
+def _hf_config(vocab_size: int, **extra: object) -> object:
+    return transformers.AlbertConfig(
+        vocab_size=vocab_size,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        hidden_act="gelu_new",
+        **extra,
+    )
+
+
+@pytest.mark.parametrize("cls_name", ["AlbertModel", "AlbertForSequenceClassification"])
+def test_transformers_model_finetunes_with_us(tiny_vocab: Path, tmp_path: Path, cls_name: str) -> None:
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)  # transformers initialises from the global RNG
+    hf_dir = tmp_path / "hf"
+    hf_model = getattr(transformers, cls_name)(_hf_config(1000))
+    hf_model.save_pretrained(hf_dir)
+    shutil.copyfile(tiny_vocab / "spiece.model", hf_dir / "spiece.model")  # an HF dir holds spiece.model only
+    glue = write_sentiment_dir(tmp_path / "glue", train=16, dev=8)
+    # lr ~ 0: the fine-tuned backbone must still be the transformers weights, so they were loaded.
+    config = FinetuneConfig(lr=1e-12, batch_size=8, max_steps=2, device="cpu")
+    report = finetune_glue(
+        config, tasks=parse_tasks("sst2"), data_dir=glue, model_path=hf_dir, out=tmp_path / "ft"
+    )
+    ours = load_file(
+        str(
+            tmp_path
+            / "ft"
+            / report.results["tasks"]["sst2"]["seeds"][0]["final"]["checkpoint"]
+            / "model.safetensors"
+        )
+    )
+    backbone = hf_model.albert if cls_name != "AlbertModel" else hf_model
+    expected = backbone.embeddings.word_embeddings.weight.detach()
+    assert torch.allclose(ours["albert.embeddings.word_embeddings.weight"], expected, atol=1e-6)
+
+
+def test_our_finetuned_model_gives_same_dev_predictions_in_transformers(
+    tiny_vocab: Path, tmp_path: Path
+) -> None:
+    from albertctl.model import AlbertForPreTraining, get_config, save_model
+    from albertctl.model.export import export_hf
+    from albertctl.vocab import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_vocab)
+    ckpt = tmp_path / "ckpt"
+    save_model(
+        AlbertForPreTraining(
+            get_config("debug", vocab_size=tokenizer.vocab_size), generator=torch.Generator().manual_seed(0)
+        ),
+        ckpt,
+        tokenizer=tokenizer,
+    )
+    glue = write_sentiment_dir(tmp_path / "glue", train=32, dev=24)
+    config = FinetuneConfig(lr=2e-3, batch_size=8, max_steps=8, device="cpu")
+    finetune_glue(config, tasks=parse_tasks("sst2"), data_dir=glue, model_path=ckpt, out=tmp_path / "ft")
+    ft = resolve_finetuned(tmp_path / "ft", TASKS["sst2"])
+    export_hf(ft.path, tmp_path / "hf")
+
+    model, tok = load_finetuned(ft, torch.device("cpu"))
+    dev = encode_examples(
+        tok, read_split(TASKS["sst2"], glue, "dev").examples, max_seq_length=128, regression=False
+    )
+    ours = predict_logits(model, dev, batch_size=7, pad_id=tok.pad_id, device=torch.device("cpu"))
+
+    hf = transformers.AlbertForSequenceClassification.from_pretrained(tmp_path / "hf").eval()
+    width = max(len(ids) for ids in dev.input_ids)
+    ids = torch.zeros((len(dev), width), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for i, (row, row_types) in enumerate(zip(dev.input_ids, dev.token_type_ids, strict=True)):
+        ids[i, : len(row)] = torch.tensor(row)
+        types[i, : len(row)] = torch.tensor(row_types)
+        mask[i, : len(row)] = 1
+    with torch.no_grad():
+        theirs = hf(input_ids=ids, token_type_ids=types, attention_mask=mask).logits.numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert np.array_equal(ours.argmax(-1), theirs.argmax(-1))
