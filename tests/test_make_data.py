@@ -202,11 +202,19 @@ def test_cli_make_data_refuses_existing_output_then_overwrites(
     assert "SOP in order / swapped" in shown and "[MASK]" in shown
 
 
-def test_datasets_reads_a_shard(built: Path) -> None:
+def test_datasets_reads_a_shard(built: Path, tmp_path: Path) -> None:
+    # Shards are Arrow IPC *files* (the contract; the loader needs random access to batches).
+    # `datasets` reads them with its "arrow" builder or from a table; `Dataset.from_file` wants
+    # the stream format, so it is not the way (docs/data-format.md).
     datasets = pytest.importorskip("datasets")
-    dataset = datasets.Dataset.from_file(str(built / "shard-00000.arrow"))
-    assert dataset.num_rows == read_manifest(built)["shards"][0]["rows"]
-    assert dataset.column_names == list(COLUMNS)
+    rows = read_manifest(built)["shards"][0]["rows"]
+    path = str(built / "shard-00000.arrow")
+    loaded = datasets.load_dataset("arrow", data_files=[path], split="train", cache_dir=str(tmp_path))
+    in_memory = datasets.Dataset(read_shard(built / "shard-00000.arrow"))
+    for dataset in (loaded, in_memory):
+        assert dataset.num_rows == rows
+        assert dataset.column_names == list(COLUMNS)
+    assert loaded[0] == in_memory[0]
 
 
 def test_killed_build_resumes_to_the_same_bytes(tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path) -> None:
