@@ -239,3 +239,13 @@ def test_killed_build_resumes_to_the_same_bytes(tiny_corpus: Path, tiny_vocab: P
         assert report.resumed_groups >= 1
         print(f"killed after {report.resumed_groups} groups")
     assert shas(out) == shas(tmp_path / "whole")
+
+
+def test_pretraining_loader_reads_the_output(built: Path) -> None:
+    loader_module = pytest.importorskip("albertctl.data.loader")
+    info = loader_module.read_data_info(built)
+    assert info.rows == read_manifest(built)["totals"]["rows"]
+    shards = loader_module.ShardSet(info.shards)
+    assert shards.num_rows == info.rows
+    loader = loader_module.PretrainingLoader(shards, global_batch_size=4, prefetch=False)
+    assert next(iter(loader)) is not None
