@@ -10,11 +10,19 @@ from typing import Annotated
 import typer
 
 Overwrite = Annotated[
-    bool, typer.Option("--overwrite", help="Replace an existing output directory (it is kept until the new one is complete).")
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace an existing output directory (it is kept until the new one is complete)."
+    ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
-Workers = Annotated[int, typer.Option("--workers", min=1, help="Worker processes; the output does not depend on it.")]
-Precision = Annotated[
-    str, typer.Option("--precision", help="fp32, bf16 (autocast) or auto (bf16 where the CPU/GPU runs it fast).")
+Workers = Annotated[
+    int, typer.Option("--workers", min=1, help="Worker processes; the output does not depend on it.")
 ]
-Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N.")]
+Precision = Annotated[
+    str,
+    typer.Option("--precision", help="fp32, bf16 (autocast) or auto (bf16 where the CPU/GPU runs it fast)."),
+]
+Device = Annotated[
+    str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N.")
+]
