@@ -149,6 +149,8 @@ def test_fingerprint_save_and_reload(tiny_vocab: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == [
         "spiece.model",
         "spiece.vocab",
+        "tokenizer.json",
+        "tokenizer_config.json",
         "vocab_config.json",
     ]
     again = load_tokenizer(tmp_path / "copy")

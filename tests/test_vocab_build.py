@@ -31,6 +31,8 @@ def test_output_layout_and_manifest(tiny_vocab: Path, tiny_corpus: Path) -> None
         "manifest.json",
         "spiece.model",
         "spiece.vocab",
+        "tokenizer.json",
+        "tokenizer_config.json",
         "vocab_config.json",
     ]
     vocab_lines = (tiny_vocab / "spiece.vocab").read_text(encoding="utf-8").splitlines()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from albertctl.errors import AlbertctlError
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
+from albertctl.vocab.spm_proto import USER_DEFINED, piece_types
 
 if TYPE_CHECKING:
     import sentencepiece
@@ -121,6 +122,8 @@ class Tokenizer:
             i for i, p in enumerate(self._pieces) if len(p) > 1 and p[-1] == "," and p[-2].isdigit()
         )
         self._comma_id: int = self._sp.PieceToId(",")
+        types = piece_types(self.model_file.read_bytes())
+        self._user_symbol_ids = frozenset(i for i, kind in enumerate(types) if kind == USER_DEFINED)
         self._word_starts: list[bool] | None = None
         self._fingerprint: str | None = None
 
@@ -190,6 +193,10 @@ class Tokenizer:
     def piece_to_id(self, piece: str) -> int:
         return self._sp.PieceToId(piece)
 
+    def is_user_symbol(self, token_id: int) -> bool:
+        """Whether ``token_id`` is a user symbol (always split out, e.g. ``-`` and ``.``)."""
+        return token_id in self._user_symbol_ids
+
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
         """Text of ``ids`` (normalized: lower-cased, accents stripped as at encoding)."""
         if skip_special_tokens:
@@ -223,7 +230,8 @@ class Tokenizer:
         }
 
     def save(self, out_dir: Path) -> None:
-        """Copy ``spiece.model`` (and ``spiece.vocab`` when present) and write ``vocab_config.json``."""
+        """Copy ``spiece.model`` (and ``spiece.vocab`` when present), write ``vocab_config.json``, and
+        ``tokenizer.json`` + ``tokenizer_config.json`` so transformers tokenizes as we do."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / MODEL_FILE
@@ -233,7 +241,9 @@ class Tokenizer:
         if vocab.is_file() and (out_dir / VOCAB_FILE).resolve() != vocab.resolve():
             shutil.copyfile(vocab, out_dir / VOCAB_FILE)
         from albertctl.fsutil import write_json
+        from albertctl.vocab.hf_export import write_hf_files
 
+        write_hf_files(target, out_dir, self.normalization)
         write_json(out_dir / CONFIG_FILE, self.vocab_config())
 
     def __repr__(self) -> str:
