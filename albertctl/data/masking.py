@@ -100,9 +100,11 @@ def mask_ngrams(
     if that n-gram would overshoot ``num_to_predict``, shorter ones are tried, else it is
     skipped; an n-gram touching an already-masked position is skipped.
     """
+    assert len(pvals) == ngram, (len(pvals), ngram)
     output = list(input_ids)
-    ngram_sets = [[candidates[i : i + n] for n in range(1, ngram + 1)] for i in range(len(candidates))]
-    order = rng.permutation(len(ngram_sets))
+    # The reference builds every start's 1..ngram slices up front, then shuffles the starts;
+    # shuffling the start indices and slicing on demand visits the same n-grams in the same order.
+    order = rng.permutation(len(candidates)).tolist()
     # Inverse-CDF draw of n (one uniform per visited start): same law as ``rng.choice(p=pvals)``.
     cumulative = np.cumsum(pvals).tolist()
     cumulative[-1] = 1.0
@@ -111,13 +113,12 @@ def mask_ngrams(
     for k in order:
         if len(labels) >= num_to_predict:
             break
-        slices = ngram_sets[k]
         n = draw_ngram(cumulative, rng)
-        index_set = [pos for word in slices[n - 1] for pos in word]
+        index_set = [pos for word in candidates[k : k + n] for pos in word]
         # Fall back to shorter n-grams while this one would exceed the budget (reference loop).
         while len(labels) + len(index_set) > num_to_predict and n > 1:
             n -= 1
-            index_set = [pos for word in slices[n - 1] for pos in word]
+            index_set = [pos for word in candidates[k : k + n] for pos in word]
         if len(labels) + len(index_set) > num_to_predict:
             continue
         if any(pos in covered for pos in index_set):
