@@ -51,7 +51,7 @@ demo: install tcmalloc
 	$(MAKE) --no-print-directory _demo
 
 _demo:
-	$(RUN_ENV) $(BIN)/albertctl --version
+	$(RUN_ENV) $(BIN)/albertctl pipeline configs/demo.toml --out $(DEMO_OUT) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(GLUE_DIR),--glue-dir $(GLUE_DIR))
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache
