@@ -140,28 +140,43 @@ def encode_slow(
 _DIGIT_COMMA = re.compile(r"\d,")
 
 
-def explain(tok: Tokenizer, item: Item, ids: list[int], symbols: list[str]) -> str:
-    """Which known cause can explain a mismatch with a transformers fast tokenizer.
+def explain(
+    name: str,
+    tok: Tokenizer,
+    scores: list[float],
+    item: Item,
+    ours: list[int],
+    other: list[int],
+    symbols: list[str],
+) -> str:
+    """Which known cause explains a mismatch with a transformers fast tokenizer (``name``).
 
-    - user symbol: the converted tokenizer splits the text at user symbols (added tokens) and
-      then adds "▁" per part, so a symbol that opens a text, follows a space or is glued to the
-      next character (``well-known``, ``3.0``, `` " you``) gets different "▁" pieces;
+    - tie: both segmentations have the same total piece score (``000`` = ``00 0`` = ``0 00``);
+      SentencePiece and ``tokenizers`` break such ties differently;
+    - user symbol (converted only): transformers splits the text at user symbols (added
+      tokens) and then adds "▁" per part, so a symbol that opens a text, follows a space or is
+      glued to the next character (``well-known``, ``3.0``, `` " you``) gets other "▁" pieces;
     - digit-comma: the reference splits the comma off pieces ending in digit + ","; transformers
-      keeps them (converted) or only penalizes them by 100 (ours and its converter);
+      keeps them (converted) or penalizes them by 100 (our export), which can pick other digits;
     - unknown character: SentencePiece and ``tokenizers`` score ``<unk>`` differently, which can
       move the boundary of the pieces next to it.
     """
     texts = [tok.normalize(t) for t in (item.a, item.b) if t is not None]
     causes = []
-    if any(
+    unk = tok.unk_id
+    total_ours = sum(scores[i] for i in ours if i != unk)
+    total_other = sum(scores[i] for i in other if i != unk)
+    if ours.count(unk) == other.count(unk) and abs(total_ours - total_other) < 1e-4:
+        causes.append("tie")
+    if name == "fast-converted" and any(
         t.startswith(s) or re.search(r"\s" + re.escape(s) + "|" + re.escape(s) + r"\S", t)
         for t in texts
         for s in symbols
     ):
         causes.append("user symbol")
-    if any(_DIGIT_COMMA.search(t) for t in texts):
+    if any(_DIGIT_COMMA.search(t) for t in texts) and "tie" not in causes:
         causes.append("digit-comma")
-    if tok.unk_id in ids:
+    if tok.unk_id in ours and "tie" not in causes:
         causes.append("unknown character")
     return " + ".join(causes) or "UNEXPLAINED"
 
@@ -218,6 +233,10 @@ def main() -> None:
         items = [item for group in sources.values() for item in group]
         ours = encode_ours(tok, items)
         symbols = [tok.id_to_piece(i) for i in range(tok.vocab_size) if tok.is_user_symbol(i)]
+        import sentencepiece as spm
+
+        sp = spm.SentencePieceProcessor(model_file=str(tok.model_file))
+        scores = [sp.GetScore(i) for i in range(sp.GetPieceSize())]
         others: dict[str, list[tuple[list[int], list[int]]]] = {
             "fast-converted": encode_hf(AlbertTokenizer.from_pretrained(bare), items),
             "fast-exported": encode_hf(AlbertTokenizer.from_pretrained(vocab), items),
@@ -245,7 +264,9 @@ def main() -> None:
                 print(f"{name:<16} {source:<8} {len(group):>7} {len(bad):>9} {len(bad) / len(group):>8.2%}")
                 for index in bad:
                     item = group[index]
-                    cause = explain(tok, item, ours[start + index][0], symbols)
+                    cause = explain(
+                        name, tok, scores, item, ours[start + index][0], encoded[start + index][0], symbols
+                    )
                     causes[cause] += 1
                     if (cause == "UNEXPLAINED" or name != "fast-converted") and shown < args.examples:
                         shown += 1
