@@ -466,50 +466,54 @@ def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
 
 
 def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
-    """Rows for the results table and the next commands to try, from what the stages wrote."""
+    """What the results table shows, read back from what the stages wrote.
+
+    ``corpus`` (sizes from demo-data's manifest), ``heldout`` (the last held-out MLM/SOP accuracy
+    of pretraining), ``tasks`` (per task: the headline dev metric of the pretrained model and of
+    the from-scratch baseline, best checkpoint, mean over seeds), ``next`` (commands to try).
+    """
     out = Path(out)
-    rows: list[dict[str, str]] = []
+    corpus: dict[str, Any] = {}
     manifest = out / "demo-data" / "manifest.json"
     if manifest.is_file():
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        rows.append(
-            {
-                "what": "corpus (pretraining / held out)",
-                "value": f"{data['train']['bytes'] / 1e6:.2f} / {data['heldout']['bytes'] / 1e6:.2f} MB",
-                "note": f"{data['train']['documents']:,} / {data['heldout']['documents']:,} documents",
-            }
-        )
-    heldout = read_heldout_metrics(out / "pretrain")
-    for key, label in (("mlm_accuracy", "held-out MLM accuracy"), ("sop_accuracy", "held-out SOP accuracy")):
-        if key in heldout:
-            rows.append(
-                {"what": label, "value": f"{heldout[key]:.3f}", "note": "eval-data, never pretrained on"}
+        corpus = {
+            "source": data["source"],
+            "train": data["train"],
+            "heldout": data["heldout"],
+            "task": data["task"],
+        }
+    tasks = []
+    for stage in stages:
+        if stage.name.startswith("finetune-"):
+            task = stage.name.removeprefix("finetune-")
+            pretrained = read_finetune_metric(out / f"finetune-{task}", task)
+            scratch = read_finetune_metric(out / f"baseline-{task}", task)
+            metric = (pretrained or scratch or ("?", None))[0]
+            tasks.append(
+                {
+                    "task": task,
+                    "metric": metric,
+                    "pretrained": pretrained[1] if pretrained else None,
+                    "scratch": scratch[1] if scratch else None,
+                }
             )
-    tasks = [s.name.removeprefix("finetune-") for s in stages if s.name.startswith("finetune-")]
     checkpoint = next(iter(sorted((out / "pretrain" / "checkpoints").glob("step-*"))[-1:]), None)
-    for task in tasks:
-        for kind, note in (
-            ("finetune", "pretrained"),
-            ("baseline", "from scratch, same architecture and recipe"),
-        ):
-            metric = read_finetune_metric(out / f"{kind}-{task}", task)
-            if metric is not None:
-                rows.append(
-                    {
-                        "what": f"{task} dev {metric[0]} ({note.split(',')[0]})",
-                        "value": f"{metric[1]:.3f}",
-                        "note": note,
-                    }
-                )
-    rows.append({"what": "run directory", "value": str(out), "note": "rerun: finished stages are skipped"})
     ckpt = str(checkpoint) if checkpoint else str(out / "pretrain" / "checkpoints" / "step-N")
     nxt = [
         f"albertctl inspect-data {out / 'data'}",
+        f"albertctl plot {out / 'pretrain'}",
         f"albertctl export hf {ckpt} {out / 'hf'}",
-        f"albertctl finetune glue --task sst2 --data-dir GLUE_DIR --model {ckpt} --out {out / 'sst2'}",
-        "albertctl pipeline configs/demo.toml --corpus YOUR_TEXT.txt --out my-run",
+        f"albertctl finetune glue --task mrpc --data-dir GLUE_DIR --model {ckpt} --out {out / 'mrpc'}",
+        f"albertctl pipeline configs/demo.toml --corpus YOUR_TEXT.txt --out {out.parent / 'my-run'}",
     ]
-    return {"out": str(out), "rows": rows, "heldout": heldout, "next": nxt}
+    return {
+        "out": str(out),
+        "corpus": corpus,
+        "heldout": read_heldout_metrics(out / "pretrain"),
+        "tasks": tasks,
+        "next": nxt,
+    }
 
 
 def write_summary(out: Path, summary: Mapping[str, Any]) -> None:

@@ -145,18 +145,39 @@ def _stage_table(results: list) -> Table:
     return table
 
 
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _results_table(summary: dict) -> Table:
-    table = Table(title=f"results: {summary['out']}")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_column("note")
-    for row in summary["rows"]:
-        table.add_row(row["what"], row["value"], row.get("note", ""))
+    """One table: the held-out pretraining metrics, then per task pretrained vs from scratch."""
+    table = Table(title="albertctl pipeline: results", title_justify="left")
+    table.add_column("measured on")
+    table.add_column("metric")
+    table.add_column("pretrained", justify="right")
+    table.add_column("from scratch", justify="right")
+    table.add_column("gain", justify="right")
+    heldout = summary["heldout"]
+    for key, label in (("mlm_accuracy", "MLM accuracy"), ("sop_accuracy", "SOP accuracy")):
+        table.add_row("held-out text", label, _fmt(heldout.get(key)), "", "")
+    for task in summary["tasks"]:
+        pre, scratch = task["pretrained"], task["scratch"]
+        gain = f"{pre - scratch:+.3f}" if pre is not None and scratch is not None else ""
+        table.add_row(f"{task['task']} dev (best)", task["metric"], _fmt(pre), _fmt(scratch), gain)
     return table
 
 
 def _next_steps(summary: dict) -> str:
-    lines = ["[bold]next:[/]"] + [f"  {cmd}" for cmd in summary["next"]]
+    corpus = summary.get("corpus") or {}
+    lines = []
+    if corpus:
+        train, held = corpus["train"], corpus["heldout"]
+        lines.append(
+            f"corpus: {train['bytes'] / 1e6:.2f} MB / {train['documents']:,} documents pretrained on, "
+            f"{held['bytes'] / 1e6:.2f} MB / {held['documents']:,} held out ({corpus['source']})"
+        )
+    lines.append(f"run directory: [bold]{summary['out']}[/] (rerun: up-to-date stages are skipped)")
+    lines += ["[bold]next:[/]"] + [f"  {cmd}" for cmd in summary["next"]]
     return "\n".join(lines)
 
 
