@@ -1,0 +1,124 @@
+"""make-data speed and memory: throughput vs raw SentencePiece, workers scaling, peak RSS vs size.
+
+One run at seq 128, dupe factor 1, on slices of /work/shared/data/corpus/corpus.txt (cut at
+document boundaries) with an 8000-piece vocabulary trained here on a 5 MB sample (or ``--vocab``):
+
+1. input MB/s of ``albertctl make-data --workers 1`` vs raw SentencePiece batch encoding of the same
+   lines (``SentencePieceProcessor.Encode``, one thread; goal >= 0.5x);
+2. ``--workers 2`` vs ``--workers 1`` wall time on the same slice (goal >= 1.7x);
+3. peak RSS of ``--workers 1`` on a 1x slice vs a 10x slice (goal: within 1.2x and under 1 GiB).
+
+Each make-data run is a fresh ``python -m albertctl`` process; its peak RSS is read with
+``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process. google-research/albert's
+``create_pretraining_data.py`` needs TensorFlow; where ``import tensorflow`` fails its timing is
+skipped and said so. Run: ``.venv/bin/python benchmarks/make_data.py`` (about 2 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code)\n"
+)
+
+
+def cut_corpus(source: Path, out: Path, megabytes: float) -> float:
+    """Copy the first ``megabytes`` MB of ``source`` (ending at a blank line) to ``out``; return MB."""
+    limit = int(megabytes * 1e6)
+    written = 0
+    with open(source, encoding="utf-8") as reader, open(out, "w", encoding="utf-8") as writer:
+        for line in reader:
+            writer.write(line)
+            written += len(line.encode("utf-8"))
+            if written >= limit and line == "\n":
+                break
+    return written / 1e6
+
+
+def run_make_data(
+    corpus: Path, vocab: Path, out: Path, workers: int, shard_size: float
+) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (all processes) and peak RSS (MiB) of one ``make-data`` run."""
+    command = [sys.executable, "-m", "albertctl", "make-data", str(corpus), "--vocab", str(vocab),
+               "--out", str(out), "--max-seq-length", "128", "--dupe-factor", "1",
+               "--shard-size", str(shard_size), "--workers", str(workers), "--overwrite"]  # fmt: skip
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *command], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    rss_kib, cpu, code = result.stdout.split()
+    if code != "0":
+        raise SystemExit(f"make-data failed: {result.stderr}")
+    return seconds, float(cpu), int(rss_kib) / 1024
+
+
+def raw_sentencepiece_seconds(corpus: Path, vocab: Path) -> float:
+    """Seconds to encode every line of ``corpus`` with SentencePiece alone, one thread."""
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor(model_file=str(vocab / "spiece.model"))
+    lines = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line]
+    start = time.perf_counter()
+    processor.Encode(lines, out_type=int, num_threads=1)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus" / "corpus.txt")
+    parser.add_argument("--vocab", type=Path, help="a vocab dir (default: train 8000 pieces on 5 MB)")
+    parser.add_argument("--mb", type=float, default=20.0, help="slice for throughput and scaling")
+    parser.add_argument("--rss-mb", type=float, default=5.0, help="the 1x slice; 10x is ten times it")
+    parser.add_argument("--shard-size", type=float, default=1.0, help="MB per group (20 groups in 20 MB)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-make-data-") as tmp_name:
+        tmp = Path(tmp_name)
+        vocab = args.vocab
+        if vocab is None:
+            from albertctl.vocab import BuildVocabConfig, build_vocab
+
+            cut_corpus(args.corpus, tmp / "vocab.txt", 5.0)
+            vocab = tmp / "vocab"
+            build_vocab(
+                [tmp / "vocab.txt"], vocab, BuildVocabConfig(vocab_size=8000, input_sentence_size=20000)
+            )
+        slice_mb = cut_corpus(args.corpus, tmp / "slice.txt", args.mb)
+        print(f"corpus slice: {slice_mb:.1f} MB of {args.corpus}, seq 128, dupe factor 1")
+
+        raw = raw_sentencepiece_seconds(tmp / "slice.txt", vocab)
+        one, cpu_one, _ = run_make_data(tmp / "slice.txt", vocab, tmp / "out1", 1, args.shard_size)
+        two, cpu_two, _ = run_make_data(tmp / "slice.txt", vocab, tmp / "out2", 2, args.shard_size)
+        load = os.getloadavg()[0]
+        print(f"raw SentencePiece Encode (1 thread): {slice_mb / raw:6.2f} MB/s")
+        print(f"make-data --workers 1:               {slice_mb / one:6.2f} MB/s (process wall, with startup)")
+        print(f"ratio make-data / raw SentencePiece: {raw / one:6.3f}x  (goal >= 0.5x)")
+        print(f"make-data --workers 2:               {slice_mb / two:6.2f} MB/s")
+        print(f"scaling workers 2 / workers 1:       {one / two:6.2f}x  (goal >= 1.7x; wall clock)")
+        print(f"CPU seconds workers 1 / workers 2:   {cpu_one:.1f} / {cpu_two:.1f} (load average {load:.1f})")
+
+        base_mb = cut_corpus(args.corpus, tmp / "x1.txt", args.rss_mb)
+        big_mb = cut_corpus(args.corpus, tmp / "x10.txt", 10 * args.rss_mb)
+        # Default --shard-size (4 MB): the memory a user gets.
+        _, _, rss1 = run_make_data(tmp / "x1.txt", vocab, tmp / "rss1", 1, 4.0)
+        _, _, rss10 = run_make_data(tmp / "x10.txt", vocab, tmp / "rss10", 1, 4.0)
+        print(f"peak RSS {base_mb:5.1f} MB input: {rss1:7.1f} MiB")
+        print(f"peak RSS {big_mb:5.1f} MB input: {rss10:7.1f} MiB")
+        print(f"RSS ratio 10x / 1x:             {rss10 / rss1:6.2f}x  (goal <= 1.2x, < 1024 MiB)")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print("reference create_pretraining_data.py: skipped (TensorFlow is not installed here)")
+
+
+if __name__ == "__main__":
+    main()
