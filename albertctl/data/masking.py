@@ -67,18 +67,23 @@ def make_candidates(
     the reference does (even across a ``[SEP]``, which itself stays out). Returns
     ``(candidates, token_boundary)``: lists of positions, and 0/1 per position.
     """
+    if len(input_ids) != len(word_starts):
+        raise ValueError(f"{len(input_ids)} ids but {len(word_starts)} word-start flags")
+    special = special_ids if isinstance(special_ids, (set, frozenset)) else frozenset(special_ids)
     candidates: list[list[int]] = []
     boundary = [0] * len(input_ids)
-    for i, (token, start) in enumerate(zip(input_ids, word_starts, strict=True)):
-        if token in special_ids:
+    current: list[int] | None = None  # the candidate a non-start piece joins
+    for i, token in enumerate(input_ids):
+        if token in special:
             boundary[i] = 1
             continue
-        if whole_word and candidates and not start:
-            candidates[-1].append(i)
-        else:
-            candidates.append([i])
-            if start:
-                boundary[i] = 1
+        if word_starts[i]:
+            boundary[i] = 1
+        elif whole_word and current is not None:
+            current.append(i)
+            continue
+        current = [i]
+        candidates.append(current)
     return candidates, boundary
 
 
@@ -105,15 +110,20 @@ def mask_ngrams(
     # The reference builds every start's 1..ngram slices up front, then shuffles the starts;
     # shuffling the start indices and slicing on demand visits the same n-grams in the same order.
     order = rng.permutation(len(candidates)).tolist()
-    # Inverse-CDF draw of n (one uniform per visited start): same law as ``rng.choice(p=pvals)``.
+    # All uniforms are drawn up front in three vector calls (scalar Generator calls cost ~1 µs
+    # each): one per visited start for n (inverse CDF, the law of ``rng.choice(p=pvals)``), and
+    # per masked position one for 80% [MASK], one for keep-vs-random and one random id.
     cumulative = np.cumsum(pvals).tolist()
     cumulative[-1] = 1.0
+    n_draws = rng.random(len(order)).tolist()
+    kind_draws = rng.random((num_to_predict, 2)).tolist()
+    random_ids = rng.integers(0, vocab_size, num_to_predict).tolist()
     covered: set[int] = set()
     labels: dict[int, int] = {}
-    for k in order:
+    for visit, k in enumerate(order):
         if len(labels) >= num_to_predict:
             break
-        n = draw_ngram(cumulative, rng)
+        n = min(1 + bisect.bisect_right(cumulative, n_draws[visit]), ngram)
         index_set = [pos for word in candidates[k : k + n] for pos in word]
         # Fall back to shorter n-grams while this one would exceed the budget (reference loop).
         while len(labels) + len(index_set) > num_to_predict and n > 1:
@@ -125,13 +135,14 @@ def mask_ngrams(
             continue
         for pos in index_set:
             covered.add(pos)
-            if rng.random() < 0.8:
+            to_mask, to_keep = kind_draws[len(labels)]
+            if to_mask < 0.8:
                 output[pos] = mask_id
-            elif rng.random() < 0.5:
+            elif to_keep < 0.5:
                 pass  # 10%: keep the original piece
             else:
                 # 10%: uniform over the whole vocabulary, special ids included (as the reference).
-                output[pos] = int(rng.integers(0, vocab_size))
+                output[pos] = random_ids[len(labels)]
             labels[pos] = input_ids[pos]
     positions = sorted(labels)
     return MaskedSequence(output, positions, [labels[p] for p in positions])

@@ -13,6 +13,7 @@ Nothing here reads or writes files.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -207,6 +208,12 @@ def pair_chunk(
     return a, b, label
 
 
+@functools.lru_cache(maxsize=8)
+def _cached_ngram_probs(ngram: int, favor_shorter: bool) -> np.ndarray:
+    # Read-only use below; cached because it is the same for every instance of a build.
+    return ngram_probs(ngram, favor_shorter=favor_shorter)
+
+
 def build_instance(
     a: Segment, b: Segment, label: int, options: InstanceOptions, rng: np.random.Generator
 ) -> Instance:
@@ -214,7 +221,7 @@ def build_instance(
     ids = [options.cls_id, *a.ids, options.sep_id, *b.ids, options.sep_id]
     starts = [True, *a.starts, True, *b.starts, True]
     token_type_ids = [0] * (len(a.ids) + 2) + [1] * (len(b.ids) + 1)
-    special = (options.cls_id, options.sep_id, options.pad_id)
+    special = frozenset((options.cls_id, options.sep_id, options.pad_id))
     candidates, boundary = make_candidates(ids, starts, special_ids=special, whole_word=options.whole_word)
     if options.masked_lm_prob == 0:
         return Instance(ids, token_type_ids, boundary, [], [], label)
@@ -223,7 +230,7 @@ def build_instance(
         candidates,
         num_to_predict=num_to_predict(len(ids), options.masked_lm_prob, options.max_predictions),
         ngram=options.ngram,
-        pvals=ngram_probs(options.ngram, favor_shorter=options.favor_shorter_ngram),
+        pvals=_cached_ngram_probs(options.ngram, options.favor_shorter_ngram),
         mask_id=options.mask_id,
         vocab_size=options.vocab_size,
         rng=rng,
