@@ -238,6 +238,8 @@ def test_bad_inputs(checkpoint: Path, tmp_path: Path, tiny_vocab: Path) -> None:
 
     other = tmp_path / "other"
     save_model(AlbertForPreTraining(get_config("debug", vocab_size=500)), other)
+    with pytest.raises(AlbertctlError, match="holds no tokenizer"):
+        finetune_glue(_FAST, tasks=parse_tasks("sst2"), data_dir=glue, model_path=other, out=tmp_path / "b")
     with pytest.raises(AlbertctlError, match="vocab_size 500 .* 1000 pieces"):
         finetune_glue(
             _FAST,

@@ -171,6 +171,10 @@ def evaluate_glue(
     from albertctl.train.runtime import resolve_device, resolve_precision
 
     spec = get_task(task) if task else None
+    if spec is not None and not spec.dev_splits:
+        raise AlbertctlError(
+            f"{spec.name} has no dev set to evaluate on", hint="`predict glue` writes its test predictions"
+        )
     ft = resolve_finetuned(model_path, spec, which=which)
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)

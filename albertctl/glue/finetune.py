@@ -422,6 +422,11 @@ def finetune_glue(
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     checkpoint = resolve_checkpoint(Path(model_path))
+    if vocab is None and not (checkpoint / "spiece.model").is_file():
+        raise AlbertctlError(
+            f"{checkpoint} holds no tokenizer (spiece.model)",
+            hint="pass --vocab DIR: the vocabulary the model was pretrained with",
+        )
     tokenizer: Tokenizer = load_tokenizer(vocab if vocab is not None else checkpoint)
     model_config, _, _, _ = read_checkpoint(checkpoint)
     if model_config.vocab_size != tokenizer.vocab_size:
