@@ -1,0 +1,292 @@
+"""Training-step speed of our ALBERT vs transformers' ``AlbertForPreTraining`` at the same config and batch.
+
+One step = forward + pretraining loss + backward + AdamW, sequence length 128 (default), MLM labels
+at 15% of the positions, SOP labels. Ours computes MLM logits only at the masked positions (as TF
+does); transformers computes them everywhere and takes the mean over labels != -100 (how it
+trains). Both get identical weights and the same batch. The runs of one (flavor, precision) are
+interleaved step by step, so a busy shared machine slows them alike; the median step is reported.
+Peak memory: CUDA max allocated per step; on CPU only with ``--cpu-memory`` (peak RSS of a fresh
+process per model). Also measures the machine's fp32 matmul peak and how close our step comes.
+
+    .venv/bin/python benchmarks/model_speed.py                       # tiny + base, fp32 + bf16
+    .venv/bin/python benchmarks/model_speed.py --flavors tiny --precisions fp32 --steps 5
+    .venv/bin/python benchmarks/model_speed.py --compile             # adds torch.compile (ours)
+
+Prints one line per run and the ratios ours / transformers (tokens per second, higher is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """One measurement."""
+
+    impl: str  # "ours" | "hf"
+    flavor: str
+    precision: str  # "fp32" | "bf16"
+    compile: bool
+    batch_size: int
+    seq_len: int
+    vocab_size: int
+    steps: int
+    warmup: int
+    device: str
+    seed: int
+
+
+def make_batch(cfg: RunConfig, device: torch.device) -> dict[str, torch.Tensor]:
+    """Random full-length sequences; 15% of the positions predicted (distinct, sorted)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    b, length = cfg.batch_size, cfg.seq_len
+    num_pred = max(1, round(0.15 * length))
+    ids = torch.randint(5, cfg.vocab_size, (b, length), generator=gen)
+    types = (torch.arange(length) >= length // 2).long().expand(b, -1).clone()  # (B, L)
+    positions = torch.stack([torch.randperm(length - 1, generator=gen)[:num_pred] + 1 for _ in range(b)])
+    positions = positions.sort(dim=1).values  # (B, P)
+    mlm_ids = torch.randint(5, cfg.vocab_size, (b, num_pred), generator=gen)
+    labels = torch.full((b, length), -100, dtype=torch.long)
+    labels.scatter_(1, positions, mlm_ids)  # (B, L): HF's layout
+    out = {
+        "input_ids": ids,
+        "token_type_ids": types,
+        "input_mask": torch.ones(b, length, dtype=torch.long),
+        "masked_lm_positions": positions,
+        "masked_lm_ids": mlm_ids,
+        "masked_lm_weights": torch.ones(b, num_pred),
+        "labels": labels,
+        "sentence_order_label": torch.randint(0, 2, (b,), generator=gen),
+    }
+    return {k: v.to(device) for k, v in out.items()}
+
+
+def train_flops(cfg: RunConfig) -> float:
+    """Matmul FLOPs of one training step of OUR model (forward x 3), the 'useful' work."""
+    from albertctl.model.config import get_config
+
+    c = get_config(cfg.flavor, vocab_size=cfg.vocab_size)
+    tokens = cfg.batch_size * cfg.seq_len
+    predicted = cfg.batch_size * max(1, round(0.15 * cfg.seq_len))
+    per_token_layer = 2 * (4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)
+    attention = 2 * 2 * cfg.seq_len * c.hidden_size  # scores + weighted sum, per token per layer
+    forward = tokens * (
+        c.num_hidden_layers * (per_token_layer + attention) + 2 * c.embedding_size * c.hidden_size
+    )
+    forward += predicted * 2 * (c.hidden_size * c.embedding_size + c.embedding_size * c.vocab_size)
+    return 3.0 * forward
+
+
+def build(cfg: RunConfig) -> torch.nn.Module:
+    """Our model, or transformers' holding exactly our weights."""
+    from albertctl.model import hf
+    from albertctl.model.albert import AlbertForPreTraining
+    from albertctl.model.config import get_config
+
+    config = get_config(cfg.flavor, vocab_size=cfg.vocab_size)
+    ours = AlbertForPreTraining(config, generator=torch.Generator().manual_seed(cfg.seed))
+    if cfg.impl == "ours":
+        return ours
+    import transformers
+
+    hf_config = transformers.AlbertConfig(**hf.to_hf_config(config, head="pretraining", num_labels=None))
+    theirs = transformers.AlbertForPreTraining(hf_config)
+    theirs.load_state_dict(hf.to_hf_state_dict(ours.state_dict()), strict=False)
+    theirs.tie_weights()
+    return theirs
+
+
+def make_step(cfg: RunConfig, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], None]:
+    """A closure running one training step (zero_grad, forward, loss, backward, AdamW)."""
+    from albertctl.model.albert import pretraining_loss
+
+    device = batch["input_ids"].device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    step_model = torch.compile(model) if cfg.compile else model
+    enabled = cfg.precision == "bf16"
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+            if cfg.impl == "ours":
+                out = step_model(
+                    batch["input_ids"],
+                    batch["token_type_ids"],
+                    batch["input_mask"],
+                    batch["masked_lm_positions"],
+                )
+                loss = pretraining_loss(
+                    out, batch["masked_lm_ids"], batch["masked_lm_weights"], batch["sentence_order_label"]
+                ).loss
+            else:
+                loss = step_model(
+                    input_ids=batch["input_ids"],
+                    token_type_ids=batch["token_type_ids"],
+                    attention_mask=batch["input_mask"],
+                    labels=batch["labels"],
+                    sentence_order_label=batch["sentence_order_label"],
+                ).loss
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return step
+
+
+def peak_memory_mib(step: Callable[[], None], device: torch.device) -> float | None:
+    """Peak CUDA memory of one step (None on CPU: use --cpu-memory for a per-process RSS figure)."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def measure(cfgs: list[RunConfig]) -> list[dict[str, float | None]]:
+    """Interleave the runs step by step (so a busy shared machine slows them alike); medians per run."""
+    device = torch.device(cfgs[0].device)
+    batch = make_batch(cfgs[0], device)
+    steps = [make_step(cfg, build(cfg).to(device).train(), batch) for cfg in cfgs]
+    for _ in range(cfgs[0].warmup):
+        for step in steps:
+            step()
+    times: list[list[float]] = [[] for _ in cfgs]
+    for _ in range(cfgs[0].steps):
+        for i, step in enumerate(steps):
+            start = time.perf_counter()
+            step()
+            times[i].append(time.perf_counter() - start)
+    results = []
+    for cfg, step, spent in zip(cfgs, steps, times, strict=True):
+        seconds = statistics.median(spent)
+        results.append(
+            {
+                "step_s": seconds,
+                "tokens_per_s": cfg.batch_size * cfg.seq_len / seconds,
+                "peak_mib": peak_memory_mib(step, device),
+            }
+        )
+    return results
+
+
+def cpu_peak_rss_mib(cfg: RunConfig, threads: int) -> float:
+    """Peak RSS of a fresh process that builds the model and runs two steps (CPU memory figure)."""
+    command = [sys.executable, __file__, "--child", json.dumps(cfg.__dict__), "--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def matmul_peak_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
+    """Best fp32 GFLOP/s of a square matmul: the machine's practical fp32 peak."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(device)
+    b = torch.randn(size, size, generator=gen).to(device)
+    best = float("inf")
+    for _ in range(reps):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        torch.mm(a, b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def child(args: argparse.Namespace) -> None:
+    cfg = RunConfig(**json.loads(args.child))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    step = make_step(cfg, build(cfg).train(), make_batch(cfg, torch.device("cpu")))
+    step()
+    step()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flavors", default="tiny,base")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--compile", action="store_true", help="also measure torch.compile (ours)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--vocab-size", type=int, default=30000)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--cpu-memory", action="store_true", help="CPU: peak RSS per model (fresh processes)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    if args.device == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    peak = matmul_peak_gflops(device)
+    print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"fp32 matmul peak (2048^3): {peak:.1f} GFLOP/s")
+    print(
+        f"batch {args.batch_size} x seq {args.seq_len}, vocab {args.vocab_size}, {args.steps} steps (median)"
+    )
+    variants = [(p, False) for p in args.precisions.split(",")]
+    if args.compile:
+        variants += [(p, True) for p in args.precisions.split(",")]
+    for flavor in args.flavors.split(","):
+        for precision in args.precisions.split(","):
+            impls = [("ours", False), ("hf", False)] + ([("ours", True)] if args.compile else [])
+            cfgs = [
+                RunConfig(
+                    impl=impl,
+                    flavor=flavor,
+                    precision=precision,
+                    compile=compiled,
+                    batch_size=args.batch_size,
+                    seq_len=args.seq_len,
+                    vocab_size=args.vocab_size,
+                    steps=args.steps,
+                    warmup=args.warmup,
+                    device=args.device,
+                    seed=0,
+                )
+                for impl, compiled in impls
+            ]
+            results = measure(cfgs)
+            for cfg, r in zip(cfgs, results, strict=True):
+                if r["peak_mib"] is None and args.cpu_memory and not cfg.compile:
+                    r["peak_mib"] = cpu_peak_rss_mib(cfg, torch.get_num_threads())
+                label = f"{cfg.impl}{'+compile' if cfg.compile else ''}"
+                memory = "n/a" if r["peak_mib"] is None else f"{r['peak_mib']:.0f} MiB"
+                line = (
+                    f"{flavor:6s} {precision:4s} {label:13s} {r['tokens_per_s']:10.0f} tok/s  "
+                    f"step {r['step_s'] * 1000:8.1f} ms  peak {memory}"
+                )
+                if cfg.impl == "ours" and precision == "fp32" and not cfg.compile:
+                    achieved = train_flops(cfg) / r["step_s"] / 1e9
+                    line += f"  {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of matmul peak"
+                print(line, flush=True)
+            ours, theirs = results[0], results[1]
+            ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
+            line = f"{flavor:6s} {precision:4s} ratio ours/transformers: speed {ratio:.2f}x"
+            if ours["peak_mib"] is not None and theirs["peak_mib"] is not None:
+                line += f", peak memory {ours['peak_mib'] / theirs['peak_mib']:.2f}x"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
