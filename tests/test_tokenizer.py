@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,19 @@ def test_normalize_text_reference_steps() -> None:
     assert normalize_text("``Quote''", NormalizationConfig(map_quotes=False)) == "``quote''"
     assert normalize_text("Café", NormalizationConfig(lower=False, keep_accents=True)) == "Café"
     assert normalize_text("ﬁ", config) == "fi"  # NFKD compatibility decomposition
+
+
+def _reference_preprocess(text: str) -> str:
+    """The reference preprocess_text written plainly (whitespace, quotes, accents, lower)."""
+    text = " ".join(text.strip().split()).replace("``", '"').replace("''", '"')
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_normalize_text_equals_the_plain_reference(text: str) -> None:
+    assert normalize_text(text, NormalizationConfig()) == _reference_preprocess(text)
 
 
 def test_encode_and_batch_agree(tiny_vocab: Path, tiny_corpus: Path) -> None:

@@ -269,8 +269,7 @@ def build_vocab(
         on_train_start()
     t1 = time.perf_counter()
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        normalized = (normalize_text(line, normalization) for line in sample)
-        model = train_sentencepiece((s for s in normalized if s), config)
+        model = train_sentencepiece(_drain_normalized(sample, normalization), config)
         del sample
         (tmp / MODEL_FILE).write_bytes(model)
         write_vocab_file(tmp / MODEL_FILE, tmp / VOCAB_FILE)
@@ -314,6 +313,16 @@ def build_vocab(
         train_seconds=train_seconds,
         manifest=manifest,
     )
+
+
+def _drain_normalized(sample: list[str], normalization: NormalizationConfig) -> Iterator[str]:
+    """Yield each sampled line normalized, dropping our copy as SentencePiece takes its own, so the
+    sample is not held twice at the peak."""
+    for index, line in enumerate(sample):
+        sample[index] = ""
+        text = normalize_text(line, normalization)
+        if text:
+            yield text
 
 
 def _report_every(

@@ -12,6 +12,9 @@ on pieces after SentencePiece and lives in :mod:`albertctl.vocab.tokenizer`.
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
 import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -54,16 +57,62 @@ class NormalizationConfig:
         return cls(**data)
 
 
+def _char_class(chars: list[str]) -> str:
+    """A regex character class of ``chars`` as ranges (sre matches ranges fast)."""
+    ranges: list[list[int]] = []
+    for code in sorted(ord(c) for c in chars):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = (re.escape(chr(lo)) + ("-" + re.escape(chr(hi)) if hi > lo else "") for lo, hi in ranges)
+    return "[" + "".join(parts) + "]"
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[int, None]]:
+    """Regexes that find work for the slow paths, built once per process (~0.2 s).
+
+    Returns: whitespace other than " " (what ``str.split()`` splits on), combining marks in the
+    BMP (``unicodedata.combining(c) != 0``, the reference's test), any astral character, and a
+    ``str.translate`` table deleting every combining mark (astral ones included).
+    """
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 0x20]
+    marks = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c))]
+    bmp_marks = [m for m in marks if ord(m) <= 0xFFFF]
+    astral = re.compile("[\U00010000-\U0010ffff]")
+    return (
+        re.compile(_char_class(spaces)),
+        re.compile(_char_class(bmp_marks)),
+        astral,
+        dict.fromkeys(map(ord, marks)),
+    )
+
+
+def _collapse_spaces(text: str, odd_space: re.Pattern[str]) -> str:
+    # Most lines already have single spaces only: two C-speed checks instead of split + join.
+    if "  " in text or text[:1] == " " or text[-1:] == " " or odd_space.search(text):
+        return " ".join(text.split())
+    return text
+
+
+def _strip_accents(text: str) -> str:
+    _, bmp_marks, astral, all_marks = _patterns()
+    text = unicodedata.normalize("NFKD", text)
+    if astral.search(text):
+        return text.translate(all_marks)  # rare: astral text may hold astral combining marks
+    return bmp_marks.sub("", text)
+
+
 def normalize_text(text: str, config: NormalizationConfig) -> str:
     """Apply the reference pre-SentencePiece normalization to one string."""
     if config.remove_space:
-        text = " ".join(text.split())
+        text = _collapse_spaces(text, _patterns()[0])
     if config.map_quotes:
         text = text.replace("``", '"').replace("''", '"')
     # ASCII text has nothing to decompose; skipping NFKD there keeps encoding near raw spm speed.
     if not config.keep_accents and not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = _strip_accents(text)
     if config.lower:
         text = text.lower()
     return text
