@@ -113,9 +113,8 @@ def bench_build(corpus: Path, work: Path, vocab_size: int, threads: int) -> None
         + ["--threads", str(threads)]
     )
     ref = _run_child(["spm", str(sample), json.dumps(_spm_options(vocab_size, threads, size, work / "ref"))])
-    print(
-        f"[1] build-vocab vs SentencePieceTrainer on {corpus.stat().st_size / 1e6:.1f} MB, vocab {vocab_size}:"
-    )
+    megabytes = corpus.stat().st_size / 1e6
+    print(f"[1] build-vocab vs SentencePieceTrainer on {megabytes:.1f} MB, vocab {vocab_size}:")
     print(f"    albertctl     {ours['seconds']:8.1f} s   peak RSS {ours['peak_rss_mib']:8.0f} MiB")
     print(f"    sentencepiece {ref['seconds']:8.1f} s   peak RSS {ref['peak_rss_mib']:8.0f} MiB")
     print(
