@@ -154,7 +154,10 @@ def test_sigterm_finishes_the_step_saves_and_resumes(data: tuple[Path, Path], tm
     report = pretrain(_config(data, run, save_every=100), on_event=stop_at_four)
     assert report.stopped_early and report.final_step == 4
     assert [s for s, _ in list_checkpoints(run)] == [4]
-    resumed = pretrain(_config(data, run, save_every=100, resume=True))
+    # Resuming needs only --out: the rest comes from the run's pretrain_config.json.
+    config = resolve_pretrain_config({"out": run, "resume": True})
+    assert config == _config(data, run, save_every=100, resume=True)
+    resumed = pretrain(config)
     assert resumed.final_step == 6 and not resumed.stopped_early
     pretrain(_config(data, tmp_path / "straight", save_every=100))
     assert _curves(run) == _curves(tmp_path / "straight")

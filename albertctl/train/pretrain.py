@@ -312,7 +312,17 @@ class _Trainer:
         self.run_dir = Path(cfg.out)
 
         init_gen = torch.Generator().manual_seed(cfg.seed)
-        if cfg.init is not None:
+        self.resume_from: tuple[Path, dict[str, Any]] | None = None
+        if cfg.resume:
+            from albertctl.model.checkpoint import read_checkpoint
+            from albertctl.train.checkpoint import latest_checkpoint
+
+            path = latest_checkpoint(self.run_dir)
+            assert path is not None  # _prepare_run_dir checked
+            model_config, _, weights, _ = read_checkpoint(path)
+            model = AlbertForPreTraining(model_config, generator=init_gen)
+            self.resume_from = (path, weights)
+        elif cfg.init is not None:
             from albertctl.model.checkpoint import load_checkpoint
 
             loaded = load_checkpoint(Path(cfg.init), head="pretraining", generator=init_gen)
@@ -359,18 +369,11 @@ class _Trainer:
         self.train_model = wrap_model(runnable, ctx, self.device)
 
     def _restore(self) -> None:
-        from albertctl.model.checkpoint import read_checkpoint
-        from albertctl.train.checkpoint import latest_checkpoint, load_trainer_state
+        from albertctl.train.checkpoint import load_trainer_state
         from albertctl.train.runtime import restore_rng
 
-        path = latest_checkpoint(self.run_dir)
-        assert path is not None  # _prepare_run_dir checked
-        model_config, _, weights, _ = read_checkpoint(path)
-        if model_config != self.model_config:
-            raise AlbertctlError(
-                f"cannot resume: {path} holds another model shape than --model {self.config.model}",
-                hint="resume with the run's original --model",
-            )
+        assert self.resume_from is not None
+        path, weights = self.resume_from
         self.model.load_state_dict(weights)
         state = load_trainer_state(path)
         self.optimizer.load_state_dict(state.optimizer)
@@ -380,7 +383,7 @@ class _Trainer:
             restore_rng(state.rng[self.ctx.rank], self.device)
         self.guard.load_state_dict(state.extra.get("guard", {}))
         self.step = state.step
-        self.resumed_from = path
+        self.resume_from = None  # drop the weights copy
 
     # ------------------------------------------------------------------------------------ loop
 
@@ -393,7 +396,11 @@ class _Trainer:
         cfg = self.config
         if self.ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            resolved = {**cfg.to_dict(), "precision": self.precision, "device": str(self.device)}
+            resolved = {
+                **cfg.to_dict(),
+                "resolved_precision": self.precision,
+                "resolved_device": str(self.device),
+            }
             resolved["world_size"] = self.ctx.world_size
             resolved["model_config"] = self.model_config.to_dict()
             write_json(self.run_dir / "pretrain_config.json", resolved)
@@ -719,6 +726,19 @@ def read_toml_config(path: Path) -> dict[str, Any]:
     return out
 
 
+def _saved_settings(run_dir: Path) -> dict[str, Any]:
+    """The settings a run was started with (its pretrain_config.json), minus the one-off ones."""
+    from albertctl.fsutil import read_json
+
+    path = run_dir / "pretrain_config.json"
+    if not path.is_file():
+        return {}
+    saved = read_json(path)
+    # The weights come from the checkpoint, so --init is not reapplied.
+    names = {f.name for f in dataclasses.fields(PretrainConfig)} - {"resume", "overwrite", "out", "init"}
+    return {k: v for k, v in saved.items() if k in names and v is not None}
+
+
 def resolve_pretrain_config(
     flags: dict[str, Any], file_values: dict[str, Any] | None = None
 ) -> PretrainConfig:
@@ -726,6 +746,9 @@ def resolve_pretrain_config(
     file_values = dict(file_values or {})
     given = {k: v for k, v in flags.items() if v is not None}
     merged = {**file_values, **given}
+    if merged.get("resume") and merged.get("out") is not None:
+        # A resumed run keeps its own settings unless they are given again.
+        merged = {**_saved_settings(Path(merged["out"])), **merged}
     model = str(merged.get("model", "tiny"))
     recipe = str(merged.pop("recipe", "default"))
     values = {**recipe_defaults(model, recipe), **merged}
