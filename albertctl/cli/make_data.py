@@ -68,7 +68,8 @@ def make_data_command(
     shard_size: Annotated[
         float,
         typer.Option(
-            "--shard-size", help="MB of input text per shard group; each pass over it is one shard."
+            "--shard-size",
+            help="Millions of characters (~MB) of text per group; each pass over a group is one shard.",
         ),
     ] = 4.0,
     num_parts: Annotated[

@@ -70,7 +70,8 @@ class MakeDataConfig:
     sentence_splitter: str = "sentencex"
     """Backend for ``split_sentences`` (see :mod:`albertctl.data.sentences`)."""
     shard_size_mb: float = 4.0
-    """Input text (MB, UTF-8) per group; each pass over a group is one shard. Bounds memory."""
+    """Input text per group, in millions of characters (~MB for English); each pass over a group
+    is one shard. Bounds memory."""
     seed: int = 12345
     """Seed of every random draw (reference 12345)."""
     num_parts: int = 1
@@ -266,7 +267,11 @@ def _build_group(job: _Job) -> dict[str, Any]:
 def iter_groups(
     documents: Iterable[list[str]], shard_size_mb: float
 ) -> Iterator[tuple[int, list[list[str]]]]:
-    """Cut a document stream into numbered groups of about ``shard_size_mb`` MB of text."""
+    """Cut a document stream into numbered groups of about ``shard_size_mb`` million characters.
+
+    Characters (plus one per line break), not bytes: counting is free, and for English text the
+    two are nearly equal (a CJK character is 3 UTF-8 bytes).
+    """
     limit = shard_size_mb * 1e6
     group: list[list[str]] = []
     size = 0
@@ -324,9 +329,8 @@ def _run_jobs(
             on_group(_build_group(job))
         return
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=init_args
-    ) as pool:
+    pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init_args)
+    try:
         pending: set[cf.Future[dict[str, Any]]] = set()
         for job in jobs:
             pending.add(pool.submit(_build_group, job))
@@ -336,6 +340,11 @@ def _run_jobs(
                     on_group(future.result())
         for future in cf.as_completed(pending):
             on_group(future.result())
+    except BaseException:
+        # Ctrl-C or an error: drop the queued groups (a rerun resumes) instead of finishing them.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
