@@ -314,3 +314,29 @@ def test_cli_user_errors_are_one_line(
     assert "error:" in capsys.readouterr().err
     assert _cli(["pretrain", "--data", str(data[0]), "--out", str(tmp_path / "r"), "--optimizer", "sgd"]) == 1
     assert "optimizer" in capsys.readouterr().err
+
+
+def test_real_chain_checkpoint_is_self_contained(tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path) -> None:
+    """make-data output -> pretrain -> a checkpoint that carries the vocabulary and loads as a model."""
+    from albertctl.data.build import MakeDataConfig, build_pretraining_data
+    from albertctl.vocab import load_tokenizer
+
+    data_dir = tmp_path / "data"
+    build_pretraining_data(
+        [tiny_corpus],
+        tiny_vocab,
+        data_dir,
+        MakeDataConfig(max_seq_length=64, max_predictions=10, dupe_factor=1),
+    )
+    report = pretrain(
+        PretrainConfig(
+            data=(data_dir,), out=tmp_path / "run", model="debug", batch_size=8, max_steps=2,
+            warmup_steps=0, threads=1, tensorboard=False, eval_data=(data_dir,), eval_max_sequences=16,
+        )
+    )  # fmt: skip
+    ckpt = report.last_checkpoint
+    assert ckpt is not None
+    tokenizer = load_tokenizer(ckpt)
+    assert tokenizer.fingerprint() == load_tokenizer(tiny_vocab).fingerprint()
+    assert load_checkpoint(ckpt).config.vocab_size == tokenizer.vocab_size
+    assert report.eval["sequences"] == 16
