@@ -30,7 +30,7 @@ def test_finetune_eval_predict_commands(
     flags = ["--max-steps", "4", "--batch-size", "8", "--eval-every", "2", "--seeds", "1,2"]
     code, stdout, _ = _run(["finetune", "glue", "--task", "sst2", *common, "--out", str(out), *flags], capsys)
     assert code == 0, stdout
-    assert "GLUE dev results" in stdout and "best" in stdout and "final" in stdout and "±" in stdout
+    assert "GLUE dev" in stdout and "best" in stdout and "final" in stdout and "±" in stdout
     results = json.loads((out / "results.json").read_text())
     assert [s["seed"] for s in results["tasks"]["sst2"]["seeds"]] == [1, 2]
 

@@ -77,8 +77,12 @@ def results_table(results: dict[str, Any]) -> Table:
     """One row per task x {best, final}: the metrics (x100), mean ± std over seeds, and each seed."""
     from rich.table import Table
 
-    table = Table(title="GLUE dev results (best = best dev checkpoint, as the reference reports)")
-    for column in ("task", "checkpoint", "metrics", "per seed", "steps"):
+    table = Table(
+        title="GLUE dev (best: best-on-dev checkpoint, what the reference reports; final: last step)"
+    )
+    several = any(len(task["seeds"]) > 1 for task in results["tasks"].values())
+    columns = ("task", "checkpoint", "metrics", *(("per seed",) if several else ()), "step")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("task", "checkpoint") else "right")
     for name, task in results["tasks"].items():
         seeds = task["seeds"]
@@ -89,7 +93,8 @@ def results_table(results: dict[str, Any]) -> Table:
                 for s in seeds
             )
             steps = ",".join(str(s[which]["step"]) for s in seeds)
-            table.add_row(name if which == "best" else "", which, metrics, per_seed, steps)
+            row = (name if which == "best" else "", which, metrics, *((per_seed,) if several else ()), steps)
+            table.add_row(*row)
     return table
 
 
@@ -97,7 +102,7 @@ def glue_summary_table(results: dict[str, Any]) -> Table:
     """The papers' one-line GLUE table (best checkpoint, mean over seeds, x100)."""
     from rich.table import Table
 
-    table = Table(title="GLUE summary (dev, best checkpoint, mean over seeds)")
+    table = Table(title="GLUE dev summary (best checkpoints, seed mean)")
     cells = []
     for name, task in results["tasks"].items():
         table.add_column(name, justify="right")
