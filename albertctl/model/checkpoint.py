@@ -173,6 +173,42 @@ def build_model(
     raise AlbertctlError(f"unknown head {head!r}", hint=f"use one of {', '.join(HEADS)}")
 
 
+def match_state(
+    target: dict[str, torch.Tensor], state: dict[str, torch.Tensor], *, source: str
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """(tensors to copy into ``target``, head keys to leave initialised); both dicts use our names.
+
+    The backbone (``albert.*``) must match key for key and shape for shape; a head tensor that is
+    absent or of another shape (e.g. another label count) is left to its fresh initialisation.
+    """
+    missing = sorted(k for k in target if k.startswith("albert.") and k not in state)
+    extra = sorted(k for k in state if k.startswith("albert.") and k not in target)
+    for what, keys in (
+        ("lacks backbone weights", missing),
+        ("has backbone weights its config has no place for", extra),
+    ):
+        if keys:
+            raise AlbertctlError(
+                f"{source} {what}: {', '.join(keys[:4])}"
+                + (f" and {len(keys) - 4} more" if len(keys) > 4 else ""),
+                hint="config.json does not match the weights' layout (num_hidden_groups, inner_group_num)",
+            )
+    to_load: dict[str, torch.Tensor] = {}
+    initialized: list[str] = []
+    for key, tensor in target.items():
+        found = state[key] if key in state else None
+        if found is not None and found.shape == tensor.shape:
+            to_load[key] = found
+        elif found is not None and key.startswith("albert."):
+            raise AlbertctlError(
+                f"{source}: {key} has shape {tuple(found.shape)}, the config says {tuple(tensor.shape)}",
+                hint="the checkpoint's config.json does not match its weights",
+            )
+        else:
+            initialized.append(key)
+    return to_load, initialized
+
+
 def load_checkpoint(
     path: Path,
     *,
@@ -204,31 +240,7 @@ def load_checkpoint(
     target = model.state_dict()
     if head == "backbone":
         target = {f"albert.{k}": v for k, v in target.items()}
-    missing = sorted(k for k in target if k.startswith("albert.") and k not in state)
-    extra = sorted(k for k in state if k.startswith("albert.") and k not in target)
-    for what, keys in (
-        ("lacks backbone weights", missing),
-        ("has backbone weights its config has no place for", extra),
-    ):
-        if keys:
-            raise AlbertctlError(
-                f"{path} {what}: {', '.join(keys[:4])}"
-                + (f" and {len(keys) - 4} more" if len(keys) > 4 else ""),
-                hint="config.json does not match the weights' layout (num_hidden_groups, inner_group_num)",
-            )
-    to_load: dict[str, torch.Tensor] = {}
-    initialized: list[str] = []
-    for key, tensor in target.items():
-        source = state.get(key)
-        if source is not None and source.shape == tensor.shape:
-            to_load[key] = source
-        elif key.startswith("albert."):
-            raise AlbertctlError(
-                f"{path}: {key} has shape {tuple(source.shape)}, the config says {tuple(tensor.shape)}",  # type: ignore[union-attr]
-                hint="the checkpoint's config.json does not match its weights",
-            )
-        else:
-            initialized.append(key)
+    to_load, initialized = match_state(target, state, source=str(path))
     unused = sorted(set(state) - set(target)) + unknown
     with torch.no_grad():
         for key, tensor in to_load.items():
