@@ -370,6 +370,7 @@ class _Trainer:
 
     def _restore(self) -> None:
         from albertctl.train.checkpoint import load_trainer_state
+        from albertctl.train.optim import is_excluded
         from albertctl.train.runtime import restore_rng
 
         assert self.resume_from is not None
@@ -377,6 +378,12 @@ class _Trainer:
         self.model.load_state_dict(weights)
         state = load_trainer_state(path)
         self.optimizer.load_state_dict(state.optimizer)
+        # load_state_dict brings back the saved hyperparameters; this run's settings win.
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.config.lr
+            if not is_excluded(group["names"][0]):  # the decayed group
+                group["weight_decay"] = self.config.weight_decay
+                group["trust_ratio"] = self.config.optimizer == "lamb"
         self.scheduler.load_state_dict(state.scheduler)
         self.loader.load_state_dict(state.loader)
         if len(state.rng) == self.ctx.world_size:
