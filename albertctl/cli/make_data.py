@@ -14,7 +14,7 @@ import typer
 from albertctl.cli.options import Overwrite, Seed, Workers
 
 if TYPE_CHECKING:
-    from albertctl.data.inspect import DataInspection, ShownToken
+    from albertctl.data.inspection import DataInspection, ShownToken
 
 
 def make_data_command(
@@ -212,7 +212,7 @@ def inspect_data_command(
     examples: Annotated[int, typer.Option("--examples", "-n", min=0, help="Decoded instances to show.")] = 3,
 ) -> None:
     """Totals, length histogram, SOP balance, masks per instance and decoded instances of a data dir."""
-    from albertctl.data.inspect import inspect_data
+    from albertctl.data.inspection import inspect_data
 
     _render_inspection(inspect_data(data_dir, num_examples=examples))
 

@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,10 @@ from albertctl.data.sop import (
 )
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import atomic_dir, check_output_dir, read_json, sha256_json, write_json
+
+if TYPE_CHECKING:
+    from albertctl.corpus import CorpusStats
+    from albertctl.vocab import Tokenizer
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
@@ -178,7 +182,7 @@ def _init_worker(vocab_dir: str, config: MakeDataConfig, work_dir: str) -> None:
         _WORKER["splitter"] = make_sentence_splitter(config.sentence_splitter)
 
 
-def instance_options(config: MakeDataConfig, tokenizer: Any) -> InstanceOptions:
+def instance_options(config: MakeDataConfig, tokenizer: Tokenizer) -> InstanceOptions:
     """The pure-function options for ``config`` and a tokenizer's special ids."""
     return InstanceOptions(
         max_seq_length=config.max_seq_length,
@@ -199,7 +203,7 @@ def instance_options(config: MakeDataConfig, tokenizer: Any) -> InstanceOptions:
 
 def tokenize_documents(
     documents: Sequence[Sequence[str]],
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     splitter: Callable[[str], list[str]] | None,
 ) -> list[list[Segment]]:
     """Documents of text lines -> documents of segments; empty segments and documents dropped."""
@@ -449,9 +453,9 @@ def _assemble(
     records: dict[int, dict[str, Any]],
     num_groups: int,
     config: MakeDataConfig,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     files: Sequence[Path],
-    corpus_stats: Any,
+    corpus_stats: CorpusStats,
     overwrite: bool,
 ) -> dict[str, Any]:
     """Link the finished units into ``out`` under their final names, copy the vocab, write the manifest."""
