@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, write_json
+from albertctl.fsutil import atomic_dir, check_output_dir, write_json
 from albertctl.glue.batching import EncodedSet, collate, encode_examples, train_batches
 from albertctl.glue.evaluate import GLUE_META, RESULTS, dev_metrics, predict_logits
 from albertctl.glue.metrics import glue_score
@@ -400,6 +400,87 @@ class FinetuneReport:
     results: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _PreparedTask:
+    """One task's encoded data and resolved hyperparameters."""
+
+    spec: TaskSpec
+    train: EncodedSet
+    devs: dict[str, EncodedSet]
+    hp: TaskHParams
+
+
+def _prepare_task(
+    spec: TaskSpec,
+    data_dir: Path,
+    tokenizer: Tokenizer,
+    config: FinetuneConfig,
+    hidden_size: int,
+    log: Log | None,
+) -> _PreparedTask:
+    """Read and encode a task's train and dev splits; resolve its hyperparameters."""
+    train_split = read_split(spec, data_dir, "train")
+    train_examples = train_split.examples[: config.max_train_examples]
+    if not train_examples:
+        raise AlbertctlError(f"{train_split.source} has no examples", hint="check the file")
+    if train_split.skipped_rows and log is not None:
+        log(f"{spec.name}: skipped {train_split.skipped_rows} short rows of {train_split.source}")
+    encode: dict[str, Any] = {
+        "tokenizer": tokenizer,
+        "max_seq_length": config.max_seq_length,
+        "regression": spec.is_regression,
+    }
+    train = encode_examples(examples=train_examples, **encode)
+    devs = {
+        split: encode_examples(
+            examples=read_split(spec, data_dir, split).examples[: config.max_eval_examples], **encode
+        )
+        for split in spec.dev_splits
+    }
+    hp = resolve_hparams(spec, config, hidden_size=hidden_size, num_train=len(train))
+    return _PreparedTask(spec=spec, train=train, devs=devs, hp=hp)
+
+
+def _run_seed(
+    task: _PreparedTask,
+    seed: int,
+    *,
+    checkpoint: Path,
+    tokenizer: Tokenizer,
+    config: FinetuneConfig,
+    seed_dir: Path,
+    device: torch.device,
+    precision: str,
+    log: Log | None,
+) -> SeedResult:
+    """Fine-tune one seed and save its ``best`` and ``final`` checkpoint folders under ``seed_dir``."""
+    from albertctl.model import save_model
+
+    spec = task.spec
+    model = _load_for_task(checkpoint, spec, task.hp, config, seed)
+    result, best_state = train_one_seed(
+        model,
+        spec,
+        task.train,
+        task.devs,
+        task.hp,
+        seed=seed,
+        pad_id=tokenizer.pad_id,
+        device=device,
+        precision=precision,
+        config=config,
+        metrics_dir=seed_dir,
+        log=log,
+    )
+    meta = {"task": spec.name, "labels": spec.labels, "max_seq_length": config.max_seq_length, "seed": seed}
+    for which, evaluation in (("final", result.final), ("best", result.best)):
+        if which == "best":
+            model.load_state_dict(best_state)
+        save_model(model.to("cpu"), seed_dir / which, tokenizer=tokenizer)
+        write_json(seed_dir / which / GLUE_META, {**meta, "checkpoint": which, "step": evaluation.step})
+    return result
+
+
 def finetune_glue(
     config: FinetuneConfig,
     *,
@@ -415,10 +496,11 @@ def finetune_glue(
     import torch
 
     from albertctl.model import resolve_checkpoint
-    from albertctl.model.checkpoint import read_checkpoint, save_model
+    from albertctl.model.checkpoint import read_checkpoint
     from albertctl.train.runtime import resolve_device, resolve_precision
     from albertctl.vocab import load_tokenizer
 
+    check_output_dir(Path(out), overwrite=overwrite)
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     checkpoint = resolve_checkpoint(Path(model_path))
@@ -436,27 +518,9 @@ def finetune_glue(
             hint="use the vocabulary the model was pretrained with (--vocab)",
         )
     # Read and encode everything first: a data error stops the run before any training.
-    prepared = []
-    for spec in tasks:
-        train_split = read_split(spec, data_dir, "train")
-        train_examples = train_split.examples[: config.max_train_examples]
-        if not train_examples:
-            raise AlbertctlError(f"{train_split.source} has no examples", hint="check the file")
-        if train_split.skipped_rows and log is not None:
-            log(f"{spec.name}: skipped {train_split.skipped_rows} short rows of {train_split.source}")
-        encode = dict(
-            tokenizer=tokenizer, max_seq_length=config.max_seq_length, regression=spec.is_regression
-        )
-        train = encode_examples(examples=train_examples, **encode)
-        devs = {
-            split: encode_examples(
-                examples=read_split(spec, data_dir, split).examples[: config.max_eval_examples], **encode
-            )
-            for split in spec.dev_splits
-        }
-        hp = resolve_hparams(spec, config, hidden_size=model_config.hidden_size, num_train=len(train))
-        prepared.append((spec, train, devs, hp))
-
+    prepared = [
+        _prepare_task(spec, data_dir, tokenizer, config, model_config.hidden_size, log) for spec in tasks
+    ]
     results: dict[str, Any] = {
         "model": str(checkpoint),
         "random_init": config.random_init,
@@ -465,48 +529,27 @@ def finetune_glue(
         "tasks": {},
     }
     with atomic_dir(Path(out), overwrite=overwrite) as tmp:
+        hparams = {task.spec.name: asdict(task.hp) for task in prepared}
         write_json(
-            tmp / "config.json",
-            {
-                "config": asdict(config),
-                "model": str(checkpoint),
-                "hparams": {s.name: asdict(h) for s, _, _, h in prepared},
-            },
+            tmp / "config.json", {"config": asdict(config), "model": str(checkpoint), "hparams": hparams}
         )
-        for spec, train, devs, hp in prepared:
-            seeds: list[SeedResult] = []
-            for seed in config.seeds:
-                model = _load_for_task(checkpoint, spec, hp, config, seed)
-                seed_dir = tmp / spec.name / f"seed-{seed}"
-                result, best_state = train_one_seed(
-                    model,
-                    spec,
-                    train,
-                    devs,
-                    hp,
-                    seed=seed,
-                    pad_id=tokenizer.pad_id,
+        for task in prepared:
+            name = task.spec.name
+            seeds = [
+                _run_seed(
+                    task,
+                    seed,
+                    checkpoint=checkpoint,
+                    tokenizer=tokenizer,
+                    config=config,
+                    seed_dir=tmp / name / f"seed-{seed}",
                     device=device,
                     precision=precision,
-                    config=config,
-                    metrics_dir=seed_dir,
                     log=log,
                 )
-                meta = {
-                    "task": spec.name,
-                    "labels": spec.labels,
-                    "max_seq_length": config.max_seq_length,
-                    "seed": seed,
-                }
-                for which, evaluation in (("final", result.final), ("best", result.best)):
-                    if which == "best":
-                        model.load_state_dict(best_state)
-                    target = seed_dir / which
-                    save_model(model.to("cpu"), target, tokenizer=tokenizer)
-                    write_json(target / GLUE_META, {**meta, "checkpoint": which, "step": evaluation.step})
-                seeds.append(result)
-                del model, best_state
-            results["tasks"][spec.name] = _task_results(spec, hp, train, devs, seeds)
+                for seed in config.seeds
+            ]
+            results["tasks"][name] = _task_results(task, seeds)
         # The papers' GLUE average: per task the mean of its metrics, then the mean over tasks.
         results["glue"] = {
             which: float(
@@ -520,30 +563,28 @@ def finetune_glue(
             for which in ("best", "final")
         }
         write_json(tmp / RESULTS, results)
-        write_json(
-            tmp / "manifest.json",
-            {
-                "kind": "glue-finetune",
-                "tasks": [s.name for s in tasks],
-                "seeds": list(config.seeds),
-                "model": str(checkpoint),
-                "vocab_fingerprint": tokenizer.fingerprint(),
-                "torch": torch.__version__,
-            },
-        )
+        manifest = {
+            "kind": "glue-finetune",
+            "tasks": [task.spec.name for task in prepared],
+            "seeds": list(config.seeds),
+            "model": str(checkpoint),
+            "vocab_fingerprint": tokenizer.fingerprint(),
+            "torch": torch.__version__,
+        }
+        write_json(tmp / "manifest.json", manifest)
     return FinetuneReport(out=Path(out), results=results)
 
 
-def _task_results(
-    spec: TaskSpec, hp: TaskHParams, train: EncodedSet, devs: dict[str, EncodedSet], seeds: list[SeedResult]
-) -> dict[str, Any]:
+def _task_results(task: _PreparedTask, seeds: list[SeedResult]) -> dict[str, Any]:
+    """The ``results.json`` entry of one task."""
+    spec = task.spec
     prefix = f"{spec.name}/seed-"
     return {
         "metrics": list(seeds[0].final.metrics),
         "selection_metric": spec.selection_metric,
-        "hparams": asdict(hp),
-        "train_examples": len(train),
-        "dev_examples": {split: len(data) for split, data in devs.items()},
+        "hparams": asdict(task.hp),
+        "train_examples": len(task.train),
+        "dev_examples": {split: len(data) for split, data in task.devs.items()},
         "seeds": [
             {
                 "seed": s.seed,
