@@ -88,7 +88,7 @@ def results_table(results: dict[str, Any]) -> Table:
         seeds = task["seeds"]
         for which in ("best", "final"):
             metrics = " / ".join(f"{_LABELS[m]} {_cell(task[which], m, len(seeds))}" for m in task["metrics"])
-            per_seed = "  ".join(
+            per_seed = "\n".join(
                 f"{s['seed']}: " + "/".join(_pct(s[which]["metrics"][m]) for m in task["metrics"])
                 for s in seeds
             )
