@@ -9,9 +9,15 @@ document boundaries) with an 8000-piece vocabulary trained here on a 5 MB sample
 3. peak RSS of ``--workers 1`` on a 1x slice vs a 10x slice (goal: within 1.2x and under 1 GiB).
 
 Each make-data run is a fresh ``python -m albertctl`` process; its peak RSS is read with
-``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process. google-research/albert's
-``create_pretraining_data.py`` needs TensorFlow; where ``import tensorflow`` fails its timing is
-skipped and said so. Run: ``.venv/bin/python benchmarks/make_data.py`` (about 2 minutes on 2 cores).
+``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process.
+
+4. with ``--reference-dir DIR --reference-python PY``: google-research/albert's
+   ``create_pretraining_data.py`` (fetched into DIR with its ``tokenization.py``, never committed)
+   run by PY, an interpreter with ``tensorflow``, ``tensorflow_hub``, ``sentencepiece`` and ``six``
+   (a separate venv: TensorFlow pins protobuf), on the ``--rss-mb`` slice with the same settings,
+   vs ``make-data --workers 1`` on it. Without these flags it is skipped and said so.
+
+Run: ``.venv/bin/python benchmarks/make_data.py`` (a few minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=20.0, help="slice for throughput and scaling")
     parser.add_argument("--rss-mb", type=float, default=5.0, help="the 1x slice; 10x is ten times it")
     parser.add_argument("--shard-size", type=float, default=1.0, help="MB per group (20 groups in 20 MB)")
+    parser.add_argument("--reference-dir", type=Path, help="holds albert's create_pretraining_data.py")
+    parser.add_argument("--reference-python", type=Path, help="a python with tensorflow for it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-make-data-") as tmp_name:
         tmp = Path(tmp_name)
@@ -121,10 +129,38 @@ def main() -> None:
         print(f"peak RSS {base_mb:5.1f} MB input: {rss1:7.1f} MiB")
         print(f"peak RSS {big_mb:5.1f} MB input: {rss10:7.1f} MiB")
         print(f"RSS ratio 10x / 1x:             {rss10 / rss1:6.2f}x  (goal <= 1.2x, < 1024 MiB)")
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        print("reference create_pretraining_data.py: skipped (TensorFlow is not installed here)")
+        if args.reference_dir is None or args.reference_python is None:
+            print(
+                "reference create_pretraining_data.py: skipped (pass --reference-dir and --reference-python)"
+            )
+            return
+        ref_wall, ref_cpu = run_reference(
+            args.reference_python, args.reference_dir, tmp / "x1.txt", vocab, tmp
+        )
+        ours_wall, ours_cpu, _ = run_make_data(tmp / "x1.txt", vocab, tmp / "ours1", 1, 4.0)
+        print(f"reference vs ours on {base_mb:.1f} MB, seq 128, dupe 1 (both one process, startup included):")
+        print(f"  create_pretraining_data.py: {ref_wall:6.1f} s wall, {ref_cpu:6.1f} s CPU")
+        print(f"  make-data --workers 1:      {ours_wall:6.1f} s wall, {ours_cpu:6.1f} s CPU")
+        print(
+            f"  speed ratio ours / reference: wall {ref_wall / ours_wall:.2f}x, CPU {ref_cpu / ours_cpu:.2f}x"
+        )
+
+
+def run_reference(python: Path, ref_dir: Path, corpus: Path, vocab: Path, tmp: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the reference builder on ``corpus`` (seq 128, dupe factor 1)."""
+    command = [str(python), str(ref_dir / "create_pretraining_data.py"), f"--input_file={corpus}",
+               f"--output_file={tmp / 'reference.tfrecord'}", f"--spm_model_file={vocab / 'spiece.model'}",
+               f"--vocab_file={vocab / 'spiece.vocab'}", "--max_seq_length=128", "--dupe_factor=1",
+               "--max_predictions_per_seq=20", "--masked_lm_prob=0.15"]  # fmt: skip
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_WRAPPER, *command], capture_output=True, text=True, cwd=ref_dir
+    )
+    seconds = time.perf_counter() - start
+    _, cpu, code = result.stdout.split()
+    if code != "0":
+        raise SystemExit(f"the reference failed: {result.stderr[-2000:]}")
+    return seconds, float(cpu)
 
 
 if __name__ == "__main__":
