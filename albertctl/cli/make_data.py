@@ -162,6 +162,14 @@ def _format_tokens(tokens: list[ShownToken]) -> str:
     return " ".join(parts)
 
 
+def _describe_part(manifest: dict) -> str:
+    if manifest["num_parts"] == 1:
+        return "whole build"
+    if manifest["part_index"] is None:
+        return f"merged from {manifest['num_parts']} parts"
+    return f"part {manifest['part_index']} of 0..{manifest['num_parts'] - 1}"
+
+
 def _render_inspection(report: DataInspection) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -182,7 +190,7 @@ def _render_inspection(report: DataInspection) -> None:
             f"{in_order:,} / {swapped:,} ({swapped / max(1, report.rows):.1%} swapped)",
         ),
         ("masks per instance", f"mean {mean:.2f}, min {low}, max {high}"),
-        ("part", f"{manifest['part_index']} of {manifest['num_parts']}"),
+        ("part", _describe_part(manifest)),
     ):
         summary.add_row(key, value)
     console.print(summary)
