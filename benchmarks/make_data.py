@@ -12,7 +12,7 @@ Each make-data run is a fresh ``python -m albertctl`` process; its peak RSS is r
 ``getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process.
 
 4. with ``--reference-dir DIR --reference-python PY``: google-research/albert's
-   ``create_pretraining_data.py`` (fetched into DIR with its ``tokenization.py``, never committed)
+   ``create_pretraining_data.py`` (a checkout of the repository as ``DIR/albert``, never committed)
    run by PY, an interpreter with ``tensorflow``, ``tensorflow_hub``, ``sentencepiece`` and ``six``
    (a separate venv: TensorFlow pins protobuf), on the ``--rss-mb`` slice with the same settings,
    vs ``make-data --workers 1`` on it. Without these flags it is skipped and said so.
@@ -86,7 +86,9 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=20.0, help="slice for throughput and scaling")
     parser.add_argument("--rss-mb", type=float, default=5.0, help="the 1x slice; 10x is ten times it")
     parser.add_argument("--shard-size", type=float, default=1.0, help="MB per group (20 groups in 20 MB)")
-    parser.add_argument("--reference-dir", type=Path, help="holds albert's create_pretraining_data.py")
+    parser.add_argument(
+        "--reference-dir", type=Path, help="holds google-research/albert checked out as albert/"
+    )
     parser.add_argument("--reference-python", type=Path, help="a python with tensorflow for it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-make-data-") as tmp_name:
@@ -148,13 +150,15 @@ def main() -> None:
 
 def run_reference(python: Path, ref_dir: Path, corpus: Path, vocab: Path, tmp: Path) -> tuple[float, float]:
     """Wall and CPU seconds of the reference builder on ``corpus`` (seq 128, dupe factor 1)."""
-    command = [str(python), str(ref_dir / "create_pretraining_data.py"), f"--input_file={corpus}",
+    command = [str(python), str(ref_dir / "albert" / "create_pretraining_data.py"), f"--input_file={corpus}",
                f"--output_file={tmp / 'reference.tfrecord'}", f"--spm_model_file={vocab / 'spiece.model'}",
                f"--vocab_file={vocab / 'spiece.vocab'}", "--max_seq_length=128", "--dupe_factor=1",
                "--max_predictions_per_seq=20", "--masked_lm_prob=0.15"]  # fmt: skip
     start = time.perf_counter()
+    # The script imports `from albert import tokenization`: DIR/albert is the repository checkout.
+    env = {**os.environ, "PYTHONPATH": str(ref_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(
-        [sys.executable, "-c", _RSS_WRAPPER, *command], capture_output=True, text=True, cwd=ref_dir
+        [sys.executable, "-c", _RSS_WRAPPER, *command], capture_output=True, text=True, cwd=ref_dir, env=env
     )
     seconds = time.perf_counter() - start
     _, cpu, code = result.stdout.split()
