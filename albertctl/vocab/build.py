@@ -139,16 +139,17 @@ def reservoir_sample(items: Iterable[str], k: int, rng: np.random.Generator) -> 
     else:
         return sample
     # w: the running maximum of k uniform keys, in the form Algorithm L uses.
-    w = math.exp(math.log(rng.random()) / k)
+    # Draws are taken in (0, 1] (1 - U) so log() never sees 0.
+    w = math.exp(math.log(1.0 - rng.random()) / k)
     while True:
-        skip = math.floor(math.log(rng.random()) / math.log1p(-w)) if w < 1.0 else 0
+        skip = math.floor(math.log(1.0 - rng.random()) / math.log1p(-w)) if 0.0 < w < 1.0 else 0
         item = None
         for _ in range(skip + 1):
             item = next(iterator, None)
             if item is None:
                 return sample
         sample[int(rng.integers(k))] = item
-        w *= math.exp(math.log(rng.random()) / k)
+        w *= math.exp(math.log(1.0 - rng.random()) / k)
 
 
 _TOO_BIG = re.compile(r"Vocabulary size (?:is )?too (?:big|high).*?Please set it to a value <= (\d+)")
