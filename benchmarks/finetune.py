@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--flavors", default="tiny,base")
     parser.add_argument("--tasks", default="sst2,mrpc")
     parser.add_argument("--model", type=Path, default=None, help="pretrained checkpoint (tiny flavor only)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: tiny 40, base 6)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: tiny 20, base 2)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--eval-examples", type=int, default=256)
@@ -194,6 +194,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-examples", type=int, default=4000, help="train rows encoded (the pool)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best throughput is kept")
     args = parser.parse_args()
     if not GLUE.is_dir():
         sys.exit(f"{GLUE} is missing: this benchmark reads the real SST-2 and MRPC files")
@@ -212,7 +213,7 @@ def main() -> None:
             f"batch {args.batch_size}, seed {args.seed}"
         )
         for flavor in args.flavors.split(","):
-            steps = args.steps or (40 if flavor == "tiny" else 6)
+            steps = args.steps or (20 if flavor == "tiny" else 2)
             model = args.model if flavor == "tiny" else None
             for name in args.tasks.split(","):
                 spec = TASKS[name]
@@ -234,16 +235,25 @@ def main() -> None:
                     preset="bench", lr=args.lr, batch_size=args.batch_size, max_steps=steps,
                     warmup_steps=steps // 10, dropout=0.0, eval_every=steps,
                 )  # fmt: skip
-                ours = ours_train_and_eval(
-                    ckpt, train, dev, hp, spec, seed=args.seed, eval_batch=args.batch_size, device=device
-                )
                 hf_dir = tmp / f"{flavor}-{name}-hf"
-                hf = hf_train_and_eval(
-                    hf_dir, train, dev, hp, spec, seed=args.seed, eval_batch=args.batch_size, device=device
-                )
+                kwargs = {"seed": args.seed, "eval_batch": args.batch_size, "device": device}
+                # Alternate the two sides for --rounds rounds and keep each side's best throughput:
+                # on a shared machine the load changes between runs (metrics are the same each round).
+                rounds = [
+                    (
+                        ours_train_and_eval(ckpt, train, dev, hp, spec, **kwargs),
+                        hf_train_and_eval(hf_dir, train, dev, hp, spec, **kwargs),
+                    )
+                    for _ in range(args.rounds)
+                ]
+                ours = {
+                    **rounds[0][0],
+                    **{k: max(r[0][k] for r in rounds) for k in ("train_eps", "eval_eps")},
+                }
+                hf = {**rounds[0][1], **{k: max(r[1][k] for r in rounds) for k in ("train_eps", "eval_eps")}}
                 mean_len = float(np.mean(train.lengths))
                 print(
-                    f"{flavor:5s} {spec.dir_name:6s} steps {steps:3d} "
+                    f"{flavor:5s} {spec.dir_name:6s} steps {steps:3d} x {args.rounds} rounds "
                     f"(mean train length {mean_len:.1f} tokens)"
                 )
                 for label, key in (("fine-tune", "train_eps"), ("dev eval ", "eval_eps")):
