@@ -97,9 +97,8 @@ class AlbertAttention(nn.Module):
         # names, checkpoints and LAMB's per-tensor trust ratios are those of the reference.
         weight = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
         bias = torch.cat([self.query.bias, self.key.bias, self.value.bias])  # (3H,)
-        qkv = F.linear(x, weight, bias).view(
-            batch, length, 3, self.num_heads, self.head_size
-        )  # (B, L, 3, N, D)
+        # (B, L, 3H) -> (B, L, 3, N, D)
+        qkv = F.linear(x, weight, bias).view(batch, length, 3, self.num_heads, self.head_size)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, N, L, D)
         if mask is not None:
             mask = mask.to(q.dtype)  # under autocast q is the low-precision dtype
