@@ -53,12 +53,12 @@ def cut_corpus(source: Path, out: Path, megabytes: float) -> float:
 
 
 def run_make_data(
-    corpus: Path, vocab: Path, out: Path, workers: int, shard_size: float
+    corpus: Path, vocab: Path, out: Path, workers: int, shard_size: float, *extra: str
 ) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (all processes) and peak RSS (MiB) of one ``make-data`` run."""
     command = [sys.executable, "-m", "albertctl", "make-data", str(corpus), "--vocab", str(vocab),
                "--out", str(out), "--max-seq-length", "128", "--dupe-factor", "1",
-               "--shard-size", str(shard_size), "--workers", str(workers), "--overwrite"]  # fmt: skip
+               "--shard-size", str(shard_size), "--workers", str(workers), "--overwrite", *extra]  # fmt: skip
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *command], capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -146,6 +146,59 @@ def main() -> None:
         print(
             f"  speed ratio ours / reference: wall {ref_wall / ours_wall:.2f}x, CPU {ref_cpu / ours_cpu:.2f}x"
         )
+        # Same algorithm? Compare the data statistics with ours under the reference's policy.
+        run_make_data(tmp / "x1.txt", vocab, tmp / "ours_ref", 1, 4.0, "--single-segment", "reference")
+        tf_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+        stats_command = [str(args.reference_python), "-c", _TFRECORD_STATS, str(tmp / "reference.tfrecord")]
+        reference_stats = subprocess.run(
+            stats_command, capture_output=True, text=True, env=tf_env
+        ).stdout.split()
+        print(
+            "data statistics, reference vs make-data --single-segment reference (same text, seq 128, dupe 1):"
+        )
+        print(f"  {'':<10} {'rows':>7} {'mean len':>9} {'full 128':>9} {'masks':>6} {'label 1':>8}")
+        print("  {:<10} {:>7} {:>9} {:>9} {:>6} {:>8}".format("reference", *reference_stats))
+        print("  {:<10} {:>7} {:>9} {:>9} {:>6} {:>8}".format("ours", *arrow_stats(tmp / "ours_ref")))
+
+
+# Run by the reference's Python (it has TensorFlow): rows, mean length, share of full rows,
+# mean masks and share of label 1 in a TFRecord of the reference.
+_TFRECORD_STATS = """
+import sys, numpy as np, tensorflow as tf
+rows = []
+for record in tf.data.TFRecordDataset(sys.argv[1]):
+    f = tf.train.Example.FromString(record.numpy()).features.feature
+    rows.append((sum(f["input_mask"].int64_list.value), sum(f["masked_lm_weights"].float_list.value),
+                 f["next_sentence_labels"].int64_list.value[0]))
+a = np.array(rows, dtype=float)
+full = (a[:, 0] == 128).mean()
+print(len(a), f"{a[:, 0].mean():.2f}", f"{full:.3f}", f"{a[:, 1].mean():.2f}", f"{a[:, 2].mean():.3f}")
+"""
+
+
+def arrow_stats(data_dir: Path) -> list[str]:
+    """The same statistics as ``_TFRECORD_STATS`` for a make-data output."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from albertctl.data import read_manifest
+    from albertctl.data.shards import read_shard
+
+    lengths, masks, labels = [], [], []
+    for shard in read_manifest(data_dir)["shards"]:
+        table = read_shard(data_dir / shard["file"])
+        lengths.append(pc.list_value_length(table["input_ids"]).to_numpy())
+        masks.append(pc.list_value_length(table["masked_lm_positions"]).to_numpy())
+        labels.append(table["sentence_order_label"].to_numpy())
+    length, mask, label = (np.concatenate(x) for x in (lengths, masks, labels))
+    full = (length == 128).mean()
+    return [
+        str(len(length)),
+        f"{length.mean():.2f}",
+        f"{full:.3f}",
+        f"{mask.mean():.2f}",
+        f"{label.mean():.3f}",
+    ]
 
 
 def run_reference(python: Path, ref_dir: Path, corpus: Path, vocab: Path, tmp: Path) -> tuple[float, float]:
