@@ -39,9 +39,14 @@ def ngram_probs(ngram: int, *, favor_shorter: bool = True) -> np.ndarray:
     return pvals if favor_shorter else pvals[::-1].copy()
 
 
+def ngram_from_uniform(cumulative: Sequence[float], u: float) -> int:
+    """n in 1..len(cumulative) for a uniform ``u`` in [0, 1): the inverse of the cumulative P(n)."""
+    return min(1 + bisect.bisect_right(cumulative, u), len(cumulative))
+
+
 def draw_ngram(cumulative: Sequence[float], rng: np.random.Generator) -> int:
     """One n in 1..len(cumulative) from the cumulative P(n) (inverse CDF, one uniform)."""
-    return min(1 + bisect.bisect_right(cumulative, rng.random()), len(cumulative))
+    return ngram_from_uniform(cumulative, rng.random())
 
 
 def num_to_predict(length: int, masked_lm_prob: float, max_predictions: int) -> int:
@@ -123,7 +128,7 @@ def mask_ngrams(
     for visit, k in enumerate(order):
         if len(labels) >= num_to_predict:
             break
-        n = min(1 + bisect.bisect_right(cumulative, n_draws[visit]), ngram)
+        n = ngram_from_uniform(cumulative, n_draws[visit])
         index_set = [pos for word in candidates[k : k + n] for pos in word]
         # Fall back to shorter n-grams while this one would exceed the budget (reference loop).
         while len(labels) + len(index_set) > num_to_predict and n > 1:
