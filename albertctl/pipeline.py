@@ -98,15 +98,23 @@ def fingerprint_path(path: Path) -> str:
     raise AlbertctlError(f"pipeline input {path} does not exist", hint="check the path in the [inputs] table")
 
 
-def stage_fingerprint(stage: Stage, upstream: Mapping[str, str]) -> str:
-    """sha256 over the stage's options (argv), its upstream fingerprints and its inputs' content."""
+def stage_fingerprint(stage: Stage, upstream: Mapping[str, str], cache: dict[Path, str] | None = None) -> str:
+    """sha256 over the stage's options (argv), its upstream fingerprints and its inputs' content.
+
+    ``cache`` maps input paths to their content fingerprints, so an input shared by several
+    stages (a GLUE directory used by the fine-tuning and baseline stages) is hashed once per run.
+    """
+    cache = {} if cache is None else cache
+    for path in stage.inputs:
+        if path not in cache:
+            cache[path] = fingerprint_path(path)
     return sha256_json(
         {
             "stage": stage.name,
             "albertctl": __version__,
             "argv": list(stage.argv),
             "upstream": {name: upstream[name] for name in stage.deps},
-            "inputs": {str(p): fingerprint_path(p) for p in stage.inputs},
+            "inputs": {str(p): cache[p] for p in stage.inputs},
             "extra": dict(stage.extra),
         }
     )
@@ -166,13 +174,19 @@ def run_stages(
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise AlbertctlError(f"duplicate stage names in {names}")
+    unknown = sorted(set(force) - set(names))
+    if unknown:
+        raise AlbertctlError(
+            f"--force {', '.join(unknown)}: no such stage", hint=f"stages: {', '.join(names)}"
+        )
     fingerprints: dict[str, str] = {}
+    input_cache: dict[Path, str] = {}
     results = []
     for stage in stages:
         missing = [d for d in stage.deps if d not in fingerprints]
         if missing:
             raise AlbertctlError(f"stage {stage.name} depends on {missing}, which do not come before it")
-        fingerprint = stage_fingerprint(stage, fingerprints)
+        fingerprint = stage_fingerprint(stage, fingerprints, input_cache)
         fingerprints[stage.name] = fingerprint
         action = decide(stage.out, fingerprint, force=stage.name in force)
         if on_stage is not None:

@@ -117,6 +117,8 @@ def test_force_and_dry_run(tmp_path: Path, corpus: Path) -> None:
     fake = FakeCommands()
     assert actions(pl.run_stages(chain(tmp_path), fake, force=["b"]))["b"] == "rerun"
     assert fake.names() == ["b"]  # forcing does not change b's fingerprint, so c stays up to date
+    with pytest.raises(AlbertctlError, match="--force x: no such stage"):
+        pl.run_stages(chain(tmp_path), fake, force=["x"])
 
 
 def test_dependencies_must_come_first(tmp_path: Path, corpus: Path) -> None:
