@@ -160,6 +160,11 @@ def bench_build(corpus: Path, work: Path, vocab_size: int, threads: int, repeats
         f"RSS ratio {ours['peak_rss_mib'] / ref['peak_rss_mib']:.3f}"
     )
     print("    (albertctl's time includes process start, reading, sampling and normalizing the corpus)")
+    phases = json.loads((work / "build-0" / "manifest.json").read_text(encoding="utf-8"))["seconds"]
+    print(
+        f"    albertctl phases (first run): read+sample {phases['read_and_sample']:.1f} s, "
+        f"normalize+train+write {phases['train']:.1f} s"
+    )
 
 
 def bench_memory(corpus: Path, work: Path, vocab_size: int, threads: int, sample_lines: int) -> None:
