@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=3000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--budget-minutes", type=float, default=60.0)
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precision", default="auto")
     args = parser.parse_args()
     if not args.corpus.is_file():
         raise SystemExit(f"{args.corpus} not found (the shared data is optional; pass --corpus)")

@@ -57,6 +57,7 @@ def _config(data: tuple[Path, Path], out: Path, **overrides: object) -> Pretrain
         "eval_every": 0,
         "threads": 1,
         "tensorboard": False,
+        "precision": "fp32",  # parity and resume checks stay fp32 whatever the CPU
     }
     values.update(overrides)
     return PretrainConfig(**values)  # type: ignore[arg-type]
@@ -174,7 +175,7 @@ def test_sigkill_at_random_step_then_resume_equals_uninterrupted(
         sys.executable, "-m", "albertctl", "pretrain", "--data", str(data[0]),
         "--out", str(tmp_path / "killed"), "--model", "debug", "--batch-size", "4",
         "--max-steps", str(steps), "--warmup-steps", "10", "--lr", "5e-3",
-        "--log-every", "1", "--save-every", "7", "--eval-every", "0", "--threads", "1",
+        "--log-every", "1", "--save-every", "7", "--eval-every", "0", "--threads", "1", "--precision", "fp32",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -205,7 +206,7 @@ def test_two_gloo_processes_equal_one_process(data: tuple[Path, Path], tmp_path:
         "-m", "albertctl", "pretrain", "--data", str(data[0]), "--eval-data", str(data[1]),
         "--out", str(tmp_path / "two"), "--model", "debug", "--batch-size", "8", "--max-steps", "6",
         "--warmup-steps", "2", "--lr", "5e-3", "--log-every", "1", "--save-every", "3", "--eval-every", "0",
-        "--threads", "1", "--device", "cpu",
+        "--threads", "1", "--device", "cpu", "--precision", "fp32",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
@@ -332,6 +333,7 @@ def test_real_chain_checkpoint_is_self_contained(tiny_corpus: Path, tiny_vocab: 
         PretrainConfig(
             data=(data_dir,), out=tmp_path / "run", model="debug", batch_size=8, max_steps=2,
             warmup_steps=0, threads=1, tensorboard=False, eval_data=(data_dir,), eval_max_sequences=16,
+            precision="fp32",
         )
     )  # fmt: skip
     ckpt = report.last_checkpoint

@@ -76,7 +76,10 @@ def pretrain_command(
     ] = None,
     precision: Annotated[
         str | None,
-        typer.Option("--precision", help="fp32, bf16 (autocast) or auto (bf16 where fast). [default: fp32]"),
+        typer.Option(
+            "--precision",
+            help="fp32, bf16 (autocast) or auto (bf16 on CUDA/AMX/AVX512-BF16). [default: auto]",
+        ),
     ] = None,
     compile_model: Annotated[
         bool | None,

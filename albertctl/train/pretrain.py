@@ -90,8 +90,9 @@ class PretrainConfig:
     """Decoupled weight decay (LayerNorm and biases excluded); in [0, 1)."""
     clip_norm: float = 1.0
     """Global gradient-norm clip; 0 turns clipping off; >= 0."""
-    precision: str = "fp32"
-    """fp32, bf16 (autocast) or auto (bf16 where the hardware runs it fast)."""
+    precision: str = "auto"
+    """fp32, bf16 (autocast) or auto: bf16 on CUDA and on CPUs with AMX/AVX512-BF16, where
+    benchmarks/pretrain_bf16.py showed the same loss curve as fp32 and a 2.5x faster step."""
     compile: bool = False
     """Wrap the model in torch.compile."""
     seed: int = 12345
