@@ -195,6 +195,17 @@ def test_bare_spiece_model_dir_uses_released_defaults(tiny_vocab: Path, tmp_path
     assert load_tokenizer(hf_dir / "spiece.model").encode(SAMPLE) == tok.encode(SAMPLE)
 
 
+def test_hf_dir_tokenizer_config_is_honoured(tiny_vocab: Path, tmp_path: Path) -> None:
+    hf_dir = tmp_path / "cased"
+    hf_dir.mkdir()
+    shutil.copyfile(tiny_vocab / "spiece.model", hf_dir / "spiece.model")
+    config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": False, "keep_accents": True}
+    (hf_dir / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    tok = load_tokenizer(hf_dir)
+    assert tok.normalization == NormalizationConfig(lower=False, keep_accents=True)
+    assert tok.normalize("Café") == "Café"
+
+
 def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(AlbertctlError, match="does not exist"):
         load_tokenizer(tmp_path / "nope")

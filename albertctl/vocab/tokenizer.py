@@ -250,11 +250,28 @@ class Tokenizer:
         return f"Tokenizer({str(self.model_file)!r}, vocab_size={self.vocab_size})"
 
 
+def _hf_normalization(path: Path) -> NormalizationConfig:
+    """The released defaults, overridden by a transformers ``tokenizer_config.json`` if present."""
+    if not path.is_file():
+        return NormalizationConfig()
+    try:
+        hf = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AlbertctlError(f"{path} is not valid JSON ({exc.msg})", hint="fix or remove the file") from None
+    return NormalizationConfig(
+        lower=bool(hf.get("do_lower_case", True)),
+        keep_accents=bool(hf.get("keep_accents", False)),
+        remove_space=bool(hf.get("remove_space", True)),
+    )
+
+
 def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule = reference_word_start) -> Tokenizer:
     """Load the tokenizer in ``path``: our vocab dir, or any directory holding ``spiece.model``.
 
     ``path`` may also be a ``.model`` file. Without ``vocab_config.json`` the released models'
-    normalization defaults apply (lower-case, strip accents, map quotes, digit-comma fix).
+    normalization defaults apply (lower-case, strip accents, map quotes, digit-comma fix), with
+    ``do_lower_case`` / ``keep_accents`` / ``remove_space`` taken from a transformers
+    ``tokenizer_config.json`` when the directory has one (a cased model says so there).
     """
     path = Path(path)
     if path.is_file() and path.suffix == ".model":
@@ -266,7 +283,7 @@ def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule = referen
             f"vocabulary {path} does not exist", hint="build one with `albertctl build-vocab`"
         )
     config_file = directory / CONFIG_FILE
-    normalization = NormalizationConfig()
+    normalization = _hf_normalization(directory / "tokenizer_config.json")
     if config_file.is_file():
         try:
             config = json.loads(config_file.read_text(encoding="utf-8"))
