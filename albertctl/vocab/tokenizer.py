@@ -112,9 +112,11 @@ class Tokenizer:
                     f"{piece} is id {found}, expected {expected}",
                     hint="rebuild the vocabulary with `albertctl build-vocab`",
                 )
-        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
-            SPECIAL_IDS[p] for p in SPECIAL_IDS
-        )
+        self.pad_id: int = SPECIAL_IDS[PAD]
+        self.unk_id: int = SPECIAL_IDS[UNK]
+        self.cls_id: int = SPECIAL_IDS[CLS]
+        self.sep_id: int = SPECIAL_IDS[SEP]
+        self.mask_id: int = SPECIAL_IDS[MASK]
         self._pieces: list[str] = [self._sp.IdToPiece(i) for i in range(self.vocab_size)]
         # Ids whose piece ends in digit + "," get the digit-comma fix; precomputed so the common
         # case (no such id in a text) costs one set lookup per id.
