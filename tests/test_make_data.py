@@ -249,3 +249,13 @@ def test_pretraining_loader_reads_the_output(built: Path) -> None:
     assert shards.num_rows == info.rows
     loader = loader_module.PretrainingLoader(shards, global_batch_size=4, prefetch=False)
     assert next(iter(loader)) is not None
+
+
+def test_groups_cut_the_stream_by_size() -> None:
+    from albertctl.data.build import iter_groups
+
+    documents = [["a" * 40, "b" * 59], ["c" * 99], ["d" * 10], ["e" * 300]]
+    groups = list(iter_groups(iter(documents), shard_size_mb=100e-6))  # 100 characters per group
+    assert [(g, len(docs)) for g, docs in groups] == [(0, 1), (1, 1), (2, 2)]
+    assert groups[2][1] == [["d" * 10], ["e" * 300]]
+    assert list(iter_groups(iter([]), 1.0)) == []
