@@ -5,8 +5,10 @@ at 15% of the positions, SOP labels. Ours computes MLM logits only at the masked
 does); transformers computes them everywhere and takes the mean over labels != -100 (how it
 trains). Both get identical weights and the same batch. The runs of one (flavor, precision) are
 interleaved step by step, so a busy shared machine slows them alike; the median step is reported.
-Peak memory: CUDA max allocated per step; on CPU only with ``--cpu-memory`` (peak RSS of a fresh
-process per model). Also measures the machine's fp32 matmul peak and how close our step comes.
+Peak memory is what a step needs above the resident weights and optimizer state: CUDA max
+allocated minus allocated before the step; on CPU only with ``--cpu-memory`` (how much two steps
+grow the peak RSS of a fresh process holding the built model). Also measures the machine's fp32
+matmul peak and how close our step comes to it.
 
     .venv/bin/python benchmarks/model_speed.py                       # tiny + base, fp32 + bf16
     .venv/bin/python benchmarks/model_speed.py --flavors tiny --precisions fp32 --steps 5
@@ -19,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -146,20 +148,25 @@ def make_step(cfg: RunConfig, model: torch.nn.Module, batch: dict[str, torch.Ten
 
 
 def peak_memory_mib(step: Callable[[], None], device: torch.device) -> float | None:
-    """Peak CUDA memory of one step (None on CPU: use --cpu-memory for a per-process RSS figure)."""
+    """CUDA memory one step needs above what is resident (both models' weights and AdamW state).
+
+    None on CPU: use --cpu-memory for a per-process RSS figure.
+    """
     if device.type != "cuda":
         return None
     torch.cuda.synchronize()
+    resident = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
     step()
-    return torch.cuda.max_memory_allocated() / 2**20
+    return (torch.cuda.max_memory_allocated() - resident) / 2**20
 
 
 def measure(cfgs: list[RunConfig]) -> list[dict[str, float | None]]:
     """Interleave the runs step by step (so a busy shared machine slows them alike); medians per run."""
     device = torch.device(cfgs[0].device)
     batch = make_batch(cfgs[0], device)
-    steps = [make_step(cfg, build(cfg).to(device).train(), batch) for cfg in cfgs]
+    models = [build(cfg).to(device).train() for cfg in cfgs]
+    steps = [make_step(cfg, model, batch) for cfg, model in zip(cfgs, models, strict=True)]
     for _ in range(cfgs[0].warmup):
         for step in steps:
             step()
@@ -171,6 +178,8 @@ def measure(cfgs: list[RunConfig]) -> list[dict[str, float | None]]:
             times[i].append(time.perf_counter() - start)
     results = []
     for cfg, step, spent in zip(cfgs, steps, times, strict=True):
+        for model in models:  # free every gradient so "resident" means weights + AdamW state
+            model.zero_grad(set_to_none=True)
         seconds = statistics.median(spent)
         results.append(
             {
@@ -183,7 +192,7 @@ def measure(cfgs: list[RunConfig]) -> list[dict[str, float | None]]:
 
 
 def cpu_peak_rss_mib(cfg: RunConfig, threads: int) -> float:
-    """Peak RSS of a fresh process that builds the model and runs two steps (CPU memory figure)."""
+    """Peak RSS growth of two training steps (activations, gradients, AdamW state) in a fresh process."""
     command = [sys.executable, __file__, "--child", json.dumps(cfg.__dict__), "--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
@@ -206,14 +215,24 @@ def matmul_peak_gflops(device: torch.device, size: int = 2048, reps: int = 10) -
     return 2 * size**3 / best / 1e9
 
 
+def _proc_status_mib(field: str) -> float:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in MiB; per address space, so exec resets it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def child(args: argparse.Namespace) -> None:
+    """Print the memory two training steps add on top of the built model (CPU, fresh process)."""
     cfg = RunConfig(**json.loads(args.child))
     if args.threads:
         torch.set_num_threads(args.threads)
     step = make_step(cfg, build(cfg).train(), make_batch(cfg, torch.device("cpu")))
+    before = _proc_status_mib("VmRSS")
     step()
     step()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
+    print(max(_proc_status_mib("VmHWM") - before, 0.0))
 
 
 def main() -> None:
