@@ -147,42 +147,46 @@ def test_existing_run_dir_needs_resume_or_overwrite(data: tuple[Path, Path], tmp
 
 def test_sigterm_finishes_the_step_saves_and_resumes(data: tuple[Path, Path], tmp_path: Path) -> None:
     run = tmp_path / "run"
+    # Stop at step 3 (an evaluation), inside a 2-step logging window.
+    settings = dict(save_every=100, log_every=2, eval_every=3, eval_data=(data[1],))
 
-    def stop_at_four(event: TrainEvent) -> None:
-        if event.kind == "train" and event.step == 4:
+    def stop_at_three(event: TrainEvent) -> None:
+        if event.kind == "eval" and event.step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    report = pretrain(_config(data, run, save_every=100), on_event=stop_at_four)
-    assert report.stopped_early and report.final_step == 4
-    assert [s for s, _ in list_checkpoints(run)] == [4]
+    report = pretrain(_config(data, run, **settings), on_event=stop_at_three)
+    assert report.stopped_early and report.final_step == 3
+    assert [s for s, _ in list_checkpoints(run)] == [3]
     # Resuming needs only --out: the rest comes from the run's pretrain_config.json.
     config = resolve_pretrain_config({"out": run, "resume": True})
-    assert config == _config(data, run, save_every=100, resume=True)
+    assert config == _config(data, run, **settings, resume=True)
     resumed = pretrain(config)
     assert resumed.final_step == 6 and not resumed.stopped_early
-    pretrain(_config(data, tmp_path / "straight", save_every=100))
+    pretrain(_config(data, tmp_path / "straight", **settings))
     assert _curves(run) == _curves(tmp_path / "straight")
+    assert [r["step"] for r in _curves(run) if r["split"] == "train"] == [2, 4, 6]
 
 
 def test_sigkill_at_random_step_then_resume_equals_uninterrupted(
     data: tuple[Path, Path], tmp_path: Path
 ) -> None:
     steps = 150
-    common = dict(max_steps=steps, warmup_steps=10, save_every=7, batch_size=4)
+    # Checkpoints every 7 steps, records every 2: a resume starts inside a logging window.
+    common = dict(max_steps=steps, warmup_steps=10, save_every=7, batch_size=4, log_every=2)
     pretrain(_config(data, tmp_path / "straight", **common))
     kill_after = random.Random().randint(20, 110)
     args = [
         sys.executable, "-m", "albertctl", "pretrain", "--data", str(data[0]),
         "--out", str(tmp_path / "killed"), "--model", "debug", "--batch-size", "4",
         "--max-steps", str(steps), "--warmup-steps", "10", "--lr", "5e-3",
-        "--log-every", "1", "--save-every", "7", "--eval-every", "0", "--threads", "1", "--precision", "fp32",
+        "--log-every", "2", "--save-every", "7", "--eval-every", "0", "--threads", "1", "--precision", "fp32",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     metrics = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if metrics.is_file() and metrics.read_text().count("\n") >= kill_after:
+        if metrics.is_file() and metrics.read_text().count("\n") >= kill_after // 2:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.005)

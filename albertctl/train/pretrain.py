@@ -363,6 +363,7 @@ class _Trainer:
             seed=cfg.seed,
         )
         self.guard = NonFiniteGuard(cfg.max_nonfinite)
+        self.window = _Window()
         self.step = 0
         if cfg.resume:
             self._restore()
@@ -390,6 +391,7 @@ class _Trainer:
         if len(state.rng) == self.ctx.world_size:
             restore_rng(state.rng[self.ctx.rank], self.device)
         self.guard.load_state_dict(state.extra.get("guard", {}))
+        self.window.load_state_dict(state.extra.get("window", {}))
         self.step = state.step
         self.resume_from = None  # drop the weights copy
 
@@ -439,9 +441,8 @@ class _Trainer:
         stopped = False
         try:
             with writer, GracefulStop() as stop:
-                window = _Window()
                 while self.step < cfg.max_steps:
-                    values = self._train_step(window)
+                    values = self._train_step(self.window)
                     self.step += 1
                     if values is not None:
                         last_train = values
@@ -637,7 +638,7 @@ class _Trainer:
                 loader=self.loader.state_dict(),
                 vocab_dir=vocab_dir if vocab_dir.is_dir() else None,
                 config=self.config.to_dict(),
-                extra={"guard": self.guard.state_dict()},
+                extra={"guard": self.guard.state_dict(), "window": self.window.state_dict()},
                 keep_last=self.config.keep_last,
             )
             self.emit(TrainEvent("checkpoint", self.step, {"path": path}))
@@ -677,6 +678,14 @@ class _Window:
         self.norm, self.lr, self.epoch = grad_norm, lr, epoch
         self.seconds += seconds
         self.data_seconds += data_seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        """The partial window, so a resumed run logs the same means as an uninterrupted one."""
+        return {k: v for k, v in vars(self).items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
 
     def flush(self) -> dict[str, Any]:
         s = self.stats
