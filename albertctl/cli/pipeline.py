@@ -110,8 +110,16 @@ def pipeline(
         )
     settings = pl.apply_overrides(pl.load_config(config), overrides)
     pl.validate_config(settings, known_flags())
-    embedded = not settings.get("inputs", {}).get("corpus")
-    stages = pl.build_stages(settings, source_fingerprint=demo.source_fingerprint() if embedded else "")
+    fingerprint = ""
+    if not settings.get("inputs", {}).get("corpus"):  # the embedded corpus: fingerprint its sources
+        listed = settings.get("demo_data", {}).get("packages")
+        names = (
+            demo.DEFAULT_PACKAGES
+            if listed is None
+            else tuple(n.strip() for n in str(listed).split(",") if n.strip())
+        )
+        fingerprint = demo.source_fingerprint(names)
+    stages = pl.build_stages(settings, source_fingerprint=fingerprint)
 
     console = Console(highlight=False)
     results = pl.run_stages(
@@ -199,6 +207,14 @@ def demo_data(
             "--heldout-percent", min=5, max=50, help="Percent of documents kept out of pretraining."
         ),
     ] = 20,
+    packages: Annotated[
+        str | None,
+        typer.Option(
+            "--packages",
+            help="Comma list of installed packages whose docstrings follow the stdlib's "
+            "(default: numpy,torch,rich,typer,click,pyarrow,sentencepiece).",
+        ),
+    ] = None,
     max_train_examples: Annotated[
         int, typer.Option("--max-train-examples", help="Cap on the task's train rows.")
     ] = 4000,
@@ -209,10 +225,14 @@ def demo_data(
     overwrite: Overwrite = False,
 ) -> None:
     """Write the demo inputs: a corpus harvested from installed docs (or --corpus) and a CoLA-layout task."""
-    from albertctl.demo import DemoDataConfig, build_demo_data
+    from albertctl.demo import DEFAULT_PACKAGES, DemoDataConfig, build_demo_data
 
+    names = (
+        DEFAULT_PACKAGES if packages is None else tuple(n.strip() for n in packages.split(",") if n.strip())
+    )
     config = DemoDataConfig(
         max_bytes=int(max_mb * 1e6),
+        packages=names,
         heldout_percent=heldout_percent,
         max_train_examples=max_train_examples,
         max_dev_examples=max_dev_examples,
