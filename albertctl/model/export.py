@@ -2,23 +2,22 @@
 
 Reads ``config.json`` + ``model.safetensors`` (+ ``spiece.model``, ``vocab_config.json``) and writes,
 atomically, ``config.json`` (REFERENCE.md §4), ``model.safetensors`` with transformers key names,
-and, when the checkpoint has a vocabulary, ``spiece.model`` + ``tokenizer_config.json`` so
-``AlbertTokenizer.from_pretrained`` works too. Nothing here imports transformers.
+and, when the checkpoint has a vocabulary, the tokenizer files (``spiece.model``,
+``tokenizer.json``, ``tokenizer_config.json``, ``vocab_config.json``) so
+``AlbertTokenizer.from_pretrained`` tokenizes exactly as we do. Nothing here imports transformers.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from albertctl.fsutil import atomic_dir, write_json
 from albertctl.model import hf
 from albertctl.model.checkpoint import WEIGHTS_FILE, read_checkpoint, resolve_checkpoint
+from albertctl.vocab import load_tokenizer
 
 SPIECE_FILE = "spiece.model"
-VOCAB_CONFIG_FILE = "vocab_config.json"
 
 
 @dataclass(frozen=True)
@@ -39,18 +38,6 @@ class ExportReport:
     """Parameter count (the tied decoder counted once)."""
     tokenizer: bool
     """Whether ``spiece.model`` was copied."""
-
-
-def hf_tokenizer_config(vocab_config: dict | None) -> dict:
-    """``tokenizer_config.json`` for transformers' ``AlbertTokenizer`` from our normalization settings."""
-    norm = (vocab_config or {}).get("normalization", {})
-    return {
-        "tokenizer_class": "AlbertTokenizer",
-        "do_lower_case": bool(norm.get("lower", True)),
-        "keep_accents": bool(norm.get("keep_accents", False)),
-        "remove_space": bool(norm.get("remove_space", True)),
-        "model_max_length": 512,
-    }
 
 
 def _infer_head(meta: dict, state_keys: set[str]) -> str:
@@ -76,14 +63,12 @@ def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> Ex
     hf_state = {k: v.contiguous() for k, v in hf.to_hf_state_dict(state).items()}
     num_labels = meta.get("num_labels") if head == "classification" else None
     spiece = source / SPIECE_FILE
-    vocab_config = None
-    if (source / VOCAB_CONFIG_FILE).is_file():
-        vocab_config = json.loads((source / VOCAB_CONFIG_FILE).read_text(encoding="utf-8"))
     with atomic_dir(Path(out_dir), overwrite=overwrite) as tmp:
         save_file(hf_state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         if spiece.is_file():
-            shutil.copyfile(spiece, tmp / SPIECE_FILE)
-            write_json(tmp / "tokenizer_config.json", hf_tokenizer_config(vocab_config))
+            # spiece.model + tokenizer.json + tokenizer_config.json: transformers 5 then tokenizes
+            # exactly as we do (a bare spiece.model differs at user symbols and digit-commas).
+            load_tokenizer(source).save(tmp)
         write_json(tmp / "config.json", hf.to_hf_config(config, head=head, num_labels=num_labels))
     return ExportReport(
         source=source,
