@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from albertctl import __version__
 from albertctl.cli import build_vocab, export, finetune, make_data, pipeline, pretrain
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     except _USER_ERRORS as exc:
         if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        # The message is plain text: square brackets (e.g. "albertctl[plot]") must survive.
+        err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")
