@@ -19,7 +19,9 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_module_entry_point_runs() -> None:
-    proc = subprocess.run([sys.executable, "-m", "albertctl", "--help"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "albertctl", "--help"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     assert "build-vocab" in proc.stdout or "Usage" in proc.stdout
 
