@@ -34,7 +34,7 @@ def _shards(data_dir: Path) -> ShardSet:
 def _row(data_dir: Path, global_index: int) -> dict:
     """Row ``global_index`` read independently with pyarrow (shards in order)."""
     table = pa.concat_tables(
-        pa.ipc.open_file(str(p)).read_all() for p in sorted(data_dir.glob("shard-*.arrow"))
+        pa.ipc.open_stream(str(p)).read_all() for p in sorted(data_dir.glob("shard-*.arrow"))
     )
     return table.slice(global_index, 1).to_pylist()[0]
 

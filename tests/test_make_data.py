@@ -203,18 +203,26 @@ def test_cli_make_data_refuses_existing_output_then_overwrites(
 
 
 def test_datasets_reads_a_shard(built: Path, tmp_path: Path) -> None:
-    # Shards are Arrow IPC *files* (the contract; the loader needs random access to batches).
-    # `datasets` reads them with its "arrow" builder or from a table; `Dataset.from_file` wants
-    # the stream format, so it is not the way (docs/data-format.md).
+    # Shards are Arrow IPC streams, the format `datasets` writes, so `Dataset.from_file` maps them.
     datasets = pytest.importorskip("datasets")
     rows = read_manifest(built)["shards"][0]["rows"]
     path = str(built / "shard-00000.arrow")
+    mapped = datasets.Dataset.from_file(path)
     loaded = datasets.load_dataset("arrow", data_files=[path], split="train", cache_dir=str(tmp_path))
-    in_memory = datasets.Dataset(read_shard(built / "shard-00000.arrow"))
-    for dataset in (loaded, in_memory):
+    for dataset in (mapped, loaded):
         assert dataset.num_rows == rows
         assert dataset.column_names == list(COLUMNS)
-    assert loaded[0] == in_memory[0]
+    assert mapped[0] == loaded[0] == read_shard(built / "shard-00000.arrow").slice(0, 1).to_pylist()[0]
+
+
+def test_shards_in_the_ipc_file_format_still_read(built: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    table = read_shard(built / "shard-00000.arrow")
+    legacy = tmp_path / "legacy.arrow"
+    with pa.OSFile(str(legacy), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=7)
+    assert read_shard(legacy).equals(table)
 
 
 def test_killed_build_resumes_to_the_same_bytes(tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path) -> None:

@@ -156,18 +156,17 @@ class ShardSet:
     def __init__(self, paths: Sequence[Path]) -> None:
         import pyarrow as pa
 
+        from albertctl.data.shards import iter_shard_batches
+
         self.paths = tuple(Path(p) for p in paths)
-        self._maps: list[Any] = []  # keep the memory maps alive as long as the views
         self._pieces: list[_Piece] = []
         for path in self.paths:
             try:
-                source = pa.memory_map(str(path), "r")
-                reader = pa.ipc.open_file(source)
+                batches = list(iter_shard_batches(path))
             except (OSError, pa.ArrowInvalid) as exc:
                 raise AlbertctlError(f"cannot read shard {path}: {exc}", hint="rebuild the data") from exc
-            self._maps.append(source)
-            for b in range(reader.num_record_batches):
-                piece = _Piece(reader.get_batch(b), path)
+            for batch in batches:
+                piece = _Piece(batch, path)
                 if piece.num_rows:
                     self._pieces.append(piece)
         counts = np.array([p.num_rows for p in self._pieces], dtype=np.int64)

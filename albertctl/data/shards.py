@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -81,17 +81,41 @@ def instances_to_table(instances: Sequence[Instance], vocab_size: int) -> pa.Tab
 
 
 def write_shard(path: Path, table: pa.Table) -> None:
-    """Write ``table`` as an Arrow IPC file atomically (``path.tmp``, fsync, rename)."""
+    """Write ``table`` in the Arrow IPC stream format atomically (``path.tmp``, fsync, rename).
+
+    The stream format is what ``datasets`` writes and what ``datasets.Dataset.from_file`` reads;
+    read from a memory map it is as zero-copy as the IPC file format (:func:`iter_shard_batches`).
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=BATCH_ROWS)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
+_FILE_MAGIC = b"ARROW1"
+
+
+def _open_shard(path: Path) -> pa.ipc.RecordBatchFileReader | pa.ipc.RecordBatchStreamReader:
+    """A reader over a memory map of ``path``: the IPC stream format we write, or the IPC file
+    format (older shards, or ones written by other tools). Its batches keep the map alive."""
+    source = pa.memory_map(str(path), "r")
+    if source.read(len(_FILE_MAGIC)) == _FILE_MAGIC:
+        return pa.ipc.open_file(source)
+    source.seek(0)
+    return pa.ipc.open_stream(source)
+
+
+def iter_shard_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """The record batches of one shard, zero-copy from a memory map."""
+    reader = _open_shard(path)
+    if isinstance(reader, pa.ipc.RecordBatchFileReader):
+        return (reader.get_batch(b) for b in range(reader.num_record_batches))
+    return iter(reader)
+
+
 def read_shard(path: Path) -> pa.Table:
-    """Read one shard (memory-mapped) as a table."""
-    # The table keeps the memory map alive; closing it here would invalidate the buffers.
-    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+    """Read one shard (memory-mapped, either IPC format) as a table."""
+    return _open_shard(path).read_all()

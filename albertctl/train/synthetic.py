@@ -106,7 +106,7 @@ def write_synthetic_data(
         )
         table = pa.table(cols, schema=schema)
         path = out_dir / f"shard-{s:05d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
             writer.write_table(table, max_chunksize=batch_rows)
         tokens = sum(len(r) for r in cols["input_ids"])
         entries.append(
