@@ -73,6 +73,8 @@ class DemoDataConfig:
     """Shortest sentence used by the task."""
     max_sentence_words: int = 30
     """Longest sentence used by the task."""
+    corruption: str = "shuffle"
+    """How a label-0 sentence is made: ``shuffle`` its inner words, or ``swap`` two of them."""
     seed: int = 12345
     """Seed for the labels and corruptions of the task."""
 
@@ -85,6 +87,10 @@ class DemoDataConfig:
         _check_range("max_dev_examples", self.max_dev_examples, 10, 10**7)
         _check_range("min_sentence_words", self.min_sentence_words, 4, 200)
         _check_range("max_sentence_words", self.max_sentence_words, self.min_sentence_words, 500)
+        if self.corruption not in CORRUPTIONS:
+            raise AlbertctlError(
+                f"corruption must be one of {', '.join(CORRUPTIONS)}, got {self.corruption!r}"
+            )
         if self.seed < 0:
             raise AlbertctlError(f"seed must be >= 0, got {self.seed}")
 
@@ -382,10 +388,30 @@ def swap_two_words(sentence: str, rng: np.random.Generator) -> str:
     return " ".join(words)
 
 
+def shuffle_inner_words(sentence: str, rng: np.random.Generator) -> str:
+    """Shuffle the inner words (first and last stay), so the result differs from the original.
+
+    The bag of words and the ends are kept, so only word order tells the classes apart; unlike
+    one swap, a whole sentence out of order is within reach of a small model after a few minutes
+    of pretraining, which is what the demo can afford.
+    """
+    words = sentence.split()
+    inner = words[1:-1]
+    assert len({w.lower() for w in inner}) >= 2, "task_sentences guarantees two distinct inner words"
+    while True:
+        shuffled = [inner[k] for k in rng.permutation(len(inner))]
+        if [w.lower() for w in shuffled] != [w.lower() for w in inner]:
+            return " ".join([words[0], *shuffled, words[-1]])
+
+
+CORRUPTIONS = {"shuffle": shuffle_inner_words, "swap": swap_two_words}
+
+
 def make_acceptability_examples(
-    sentences: list[str], *, limit: int, rng: np.random.Generator
+    sentences: list[str], *, limit: int, rng: np.random.Generator, corruption: str = "shuffle"
 ) -> list[tuple[int, str]]:
-    """``(label, sentence)`` pairs, exactly balanced: 1 = original, 0 = two inner words swapped.
+    """``(label, sentence)`` pairs, exactly balanced: 1 = original, 0 = corrupted (inner words
+    shuffled, or two of them swapped).
 
     Each source sentence is used once, either as it is or corrupted, so a pair of versions of
     the same sentence never appears in one split.
@@ -393,7 +419,8 @@ def make_acceptability_examples(
     order = rng.permutation(len(sentences))[: min(limit, len(sentences))]
     half = len(order) // 2
     examples = [(1, sentences[k]) for k in order[:half]]
-    examples += [(0, swap_two_words(sentences[k], rng)) for k in order[half : 2 * half]]
+    corrupt = CORRUPTIONS[corruption]
+    examples += [(0, corrupt(sentences[k], rng)) for k in order[half : 2 * half]]
     return [examples[k] for k in rng.permutation(len(examples))]
 
 
@@ -462,7 +489,9 @@ def build_demo_data(
         )
         limit = config.max_train_examples if name == "train" else config.max_dev_examples
         rng = np.random.default_rng([config.seed, index])
-        splits[name] = make_acceptability_examples(sentences, limit=limit, rng=rng)
+        splits[name] = make_acceptability_examples(
+            sentences, limit=limit, rng=rng, corruption=config.corruption
+        )
     if len(splits["train"]) < 10 or len(splits["dev"]) < 10:
         raise AlbertctlError(
             f"the held-out documents of {source} give only {len(splits['train'])} train and "

@@ -72,6 +72,22 @@ def test_swap_keeps_words_and_ends_and_changes_order() -> None:
         assert sum(a != b for a, b in zip(words, original, strict=True)) == 2
 
 
+def test_shuffle_keeps_words_and_ends_and_changes_order() -> None:
+    rng = np.random.default_rng(0)
+    sentence = "The parser reads every line of the input file once."
+    for _ in range(50):
+        corrupted = demo.shuffle_inner_words(sentence, rng)
+        words, original = corrupted.split(), sentence.split()
+        assert corrupted != sentence
+        assert sorted(words) == sorted(original)
+        assert words[0] == original[0] and words[-1] == original[-1]
+
+
+def test_unknown_corruption_is_refused() -> None:
+    with pytest.raises(AlbertctlError, match="corruption must be one of shuffle, swap"):
+        demo.DemoDataConfig(corruption="reverse")
+
+
 def test_examples_are_balanced_and_use_each_sentence_once() -> None:
     sentences = [f"Sentence number {i} has several distinct words in it." for i in range(101)]
     examples = demo.make_acceptability_examples(sentences, limit=1000, rng=np.random.default_rng(1))

@@ -221,6 +221,10 @@ def demo_data(
     max_dev_examples: Annotated[
         int, typer.Option("--max-dev-examples", help="Cap on dev (and test) rows.")
     ] = 1000,
+    corruption: Annotated[
+        str,
+        typer.Option("--corruption", help="Label-0 sentences: shuffle (inner words) or swap (two words)."),
+    ] = "shuffle",
     seed: Seed = 12345,
     overwrite: Overwrite = False,
 ) -> None:
@@ -236,6 +240,7 @@ def demo_data(
         heldout_percent=heldout_percent,
         max_train_examples=max_train_examples,
         max_dev_examples=max_dev_examples,
+        corruption=corruption,
         seed=seed,
     )
     report = build_demo_data(out, config, corpus=list(corpus or []), overwrite=overwrite)
