@@ -18,8 +18,8 @@ SHARED = ROOT.parent / "shared" / "data"
 
 # (script, arguments, needs ../shared/data)
 RUNS: list[tuple[str, list[str], bool]] = [
-    ("model_speed.py", ["--flavors", "tiny", "--steps", "5", "--warmup", "2"], False),
-    ("pretrain_speed.py", ["--steps", "6", "--warmup", "2", "--precision", "bf16"], False),
+    ("model_throughput.py", ["--flavors", "tiny", "--steps", "5", "--warmup", "2"], False),
+    ("pretrain.py", ["--steps", "6", "--warmup", "2", "--precision", "bf16"], False),
     ("pretrain_bf16.py", [], False),
     ("finetune.py", ["--flavors", "tiny"], True),
     ("make_data.py", [], True),

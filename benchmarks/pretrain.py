@@ -11,8 +11,8 @@ One run measures, on the same batches (our loader's, sequence length 128 by defa
 3. **loader overhead**: the time to build one step's batch synchronously, and the time the loop
    actually waited for the prefetching loader, both as a share of our step time.
 
-    .venv/bin/python benchmarks/pretrain_speed.py                     # tiny, batch 32, synthetic data
-    .venv/bin/python benchmarks/pretrain_speed.py --data DATA_DIR --steps 30 --precision bf16
+    .venv/bin/python benchmarks/pretrain.py                     # tiny, batch 32, synthetic data
+    .venv/bin/python benchmarks/pretrain.py --data DATA_DIR --steps 30 --precision bf16
 
 Goals (issue 5): ours / hf >= 1.5x tokens/s on tiny at seq 128; loader overhead <= 3% of a step.
 Compare only numbers from the same run (the CPUs here are shared). Run with the same allocator

@@ -10,9 +10,9 @@ allocated minus allocated before the step; on CPU only with ``--cpu-memory`` (ho
 grow the peak RSS of a fresh process holding the built model). Also measures the machine's fp32
 matmul peak and how close our step comes to it.
 
-    .venv/bin/python benchmarks/model_speed.py                       # tiny + base, fp32 + bf16
-    .venv/bin/python benchmarks/model_speed.py --flavors tiny --precisions fp32 --steps 5
-    .venv/bin/python benchmarks/model_speed.py --compile             # adds torch.compile (ours)
+    .venv/bin/python benchmarks/model_throughput.py                       # tiny + base, fp32 + bf16
+    .venv/bin/python benchmarks/model_throughput.py --flavors tiny --precisions fp32 --steps 5
+    .venv/bin/python benchmarks/model_throughput.py --compile             # adds torch.compile (ours)
 
 Prints one line per run and the ratios ours / transformers (tokens per second, higher is better).
 """
