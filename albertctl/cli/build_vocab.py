@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from albertctl.cli.options import Overwrite, Seed
+from albertctl.cli.options import CorpusInputs, Overwrite, Seed, TextColumn, TextField
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,13 +32,7 @@ def parse_user_symbols(values: list[str] | None) -> tuple[str, ...] | None:
 
 
 def build_vocab_command(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            help="Corpus files, directories or globs (.txt, .txt.gz, .jsonl[.gz], .parquet).",
-            show_default=False,
-        ),
-    ],
+    inputs: CorpusInputs,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output directory (vocab dir).", show_default=False)
     ],
@@ -76,12 +70,8 @@ def build_vocab_command(
     ] = None,
     seed: Seed = 12345,
     threads: Annotated[int, typer.Option("--threads", min=1, help="SentencePiece trainer threads.")] = 1,
-    text_field: Annotated[
-        str, typer.Option("--text-field", help="JSON field with the text (.jsonl).")
-    ] = "text",
-    text_column: Annotated[
-        str, typer.Option("--text-column", help="Column with the text (.parquet).")
-    ] = "text",
+    text_field: TextField = "text",
+    text_column: TextColumn = "text",
     errors: Annotated[
         str,
         typer.Option(

@@ -11,20 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from albertctl.cli.options import Overwrite, Seed, Workers
+from albertctl.cli.options import CorpusInputs, Overwrite, Seed, TextColumn, TextField, Workers
 
 if TYPE_CHECKING:
     from albertctl.data.inspection import DataInspection, ShownToken
 
 
 def make_data_command(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            help="Corpus files, directories or globs (.txt, .txt.gz, .jsonl[.gz], .parquet).",
-            show_default=False,
-        ),
-    ],
+    inputs: CorpusInputs,
     vocab: Annotated[
         Path, typer.Option("--vocab", help="Vocabulary dir from build-vocab.", show_default=False)
     ],
@@ -78,12 +72,8 @@ def make_data_command(
     part_index: Annotated[
         int, typer.Option("--part-index", min=0, help="Which part this run builds (0-based).")
     ] = 0,
-    text_field: Annotated[
-        str, typer.Option("--text-field", help="JSON field with the text (.jsonl).")
-    ] = "text",
-    text_column: Annotated[
-        str, typer.Option("--text-column", help="Column with the text (.parquet).")
-    ] = "text",
+    text_field: TextField = "text",
+    text_column: TextColumn = "text",
     seed: Seed = 12345,
     workers: Workers = 1,
     overwrite: Overwrite = False,

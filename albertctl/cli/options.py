@@ -26,3 +26,14 @@ Precision = Annotated[
 Device = Annotated[
     str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N.")
 ]
+
+# Corpus inputs and how to read them: shared by build-vocab and make-data (albertctl.corpus).
+CorpusInputs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Corpus files, directories or globs (.txt, .txt.gz, .jsonl[.gz], .parquet).",
+        show_default=False,
+    ),
+]
+TextField = Annotated[str, typer.Option("--text-field", help="JSON field with the text (.jsonl).")]
+TextColumn = Annotated[str, typer.Option("--text-column", help="Column with the text (.parquet).")]
