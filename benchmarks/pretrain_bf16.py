@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--optimizer", default="lamb", help="lamb (the reference) or adamw")
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved fp32/bf16 timing rounds")
     parser.add_argument("--speed-only", action="store_true", help="skip the two training runs")
@@ -78,6 +79,7 @@ def main() -> None:
                 max_steps=args.steps,
                 warmup_steps=max(1, args.steps // 10),
                 lr=args.lr,
+                optimizer=args.optimizer,
                 log_every=args.every,
                 save_every=10**9,
                 eval_every=0,
