@@ -44,9 +44,12 @@ def _hf_model(config, state):  # noqa: ANN001, ANN202 - transformers types are o
     return model
 
 
-def run_hf(config, state, batches, precision: str, clip: float, lr: float) -> list[float]:  # noqa: ANN001
-    """Seconds per step of the bare transformers loop over pre-collated ``batches``."""
-    model = _hf_model(config, state)
+def run_hf(
+    config, state, batches, precision: str, clip: float, lr: float, device: str = "cpu"
+) -> list[float]:  # noqa: ANN001, E501
+    """Seconds per step of the bare transformers loop over pre-collated ``batches`` (on ``device``)."""
+    dev = torch.device(device)
+    model = _hf_model(config, state).to(dev)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, eps=1e-6)
     inputs = []
@@ -64,15 +67,18 @@ def run_hf(config, state, batches, precision: str, clip: float, lr: float) -> li
                 "sentence_order_label": b["sentence_order_label"],
             }
         )
+        inputs[-1] = {k: v.to(dev) for k, v in inputs[-1].items()}
     times = []
     for item in inputs:
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             out = model(**item)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     return times
 
@@ -89,6 +95,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="steps left out of the averages")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both loops run there)")
     parser.add_argument("--repeats", type=int, default=2, help="alternate ours/hf this often; best of each")
     args = parser.parse_args()
     if args.threads:
@@ -153,11 +160,12 @@ def main() -> None:
             precision=args.precision,
             seed=seed,
             tensorboard=False,
+            device=args.device,
         )
         pretrain(cfg, on_event=record)
         ours_runs.append((sum(tokens[warm:]) / sum(step_s[warm:]), statistics.mean(step_s[warm:])))
         waits.append(statistics.mean(data_s[warm:]))
-        hf_times = run_hf(config, state, batches, args.precision, 1.0, 1e-3)
+        hf_times = run_hf(config, state, batches, args.precision, 1.0, 1e-3, args.device)
         hf_runs.append((sum(hf_tokens[warm:]) / sum(hf_times[warm:]), statistics.mean(hf_times[warm:])))
         print(f"repeat {rep}: ours {ours_runs[-1][0]:.0f} tokens/s, hf {hf_runs[-1][0]:.0f} tokens/s, "
               f"ratio {ours_runs[-1][0] / hf_runs[-1][0]:.2f}x")  # fmt: skip
@@ -170,7 +178,8 @@ def main() -> None:
         f"model {args.model} ({sum(v.numel() for v in state.values()) / 1e6:.2f}M params), "
         f"vocab {info.vocab_size}, batch {args.batch_size}, "
         f"{'synthetic seq ' + str(args.seq_len) if args.data is None else str(data)}, {args.precision}, "
-        f"threads {torch.get_num_threads()}, {steps} steps ({warm} warm-up left out), best of {args.repeats}"
+        f"{args.device}, threads {torch.get_num_threads()}, {steps} steps ({warm} warm-up left out), "
+        f"best of {args.repeats}"
     )
     print(
         f"ours (albertctl pretrain, data loading included): {ours_tps:10.0f} tokens/s  "

@@ -1,7 +1,8 @@
 """Pretraining quality on our own data: the tiny flavor on ``../shared/data/corpus`` for a fixed budget.
 
-Builds (once, into ``--work``) a vocabulary and pretraining data from the first ``--train-lines``
-lines of ``corpus.txt`` and held-out data from the last ``--heldout-lines`` lines, then pretrains
+Builds (once, into ``--work``) a vocabulary (30,000 pieces) and pretraining data (seq 128, split
+into sentences, 3 masking passes) from all but the last ``--heldout-lines`` lines of
+``corpus.txt``, and held-out data from those last lines, then pretrains
 ``--model`` (default tiny) with evaluation every ``--eval-every`` steps, and stops at
 ``--max-steps`` or when ``--budget-minutes`` is spent (through the same SIGTERM path a user's
 Ctrl-C takes, so a checkpoint is written). Prints the held-out MLM and SOP accuracy curve.
@@ -32,23 +33,21 @@ def _cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "albertctl", *args], check=True)
 
 
-def _prepare(
-    work: Path, corpus: Path, train_lines: int, heldout_lines: int, vocab_size: int
-) -> tuple[Path, Path]:
+def _prepare(work: Path, corpus: Path, heldout_lines: int, vocab_size: int) -> tuple[Path, Path]:
     """Vocabulary + train/held-out data (seq 128), built once and reused."""
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "eval" / "manifest.json").is_file():
         with open(corpus, encoding="utf-8") as src:
             lines = src.readlines()
-        (work / "train.txt").write_text("".join(lines[:train_lines]), encoding="utf-8")
+        (work / "train.txt").write_text("".join(lines[:-heldout_lines]), encoding="utf-8")
         (work / "heldout.txt").write_text("".join(lines[-heldout_lines:]), encoding="utf-8")
         _cli("build-vocab", str(work / "train.txt"), "--out", str(work / "vocab"),
              "--vocab-size", str(vocab_size), "--overwrite")  # fmt: skip
-        for name, dupe in (("train", "2"), ("heldout", "1")):
+        for name, dupe in (("train", "3"), ("heldout", "1")):
             out = work / ("data" if name == "train" else "eval")
             _cli("make-data", str(work / f"{name}.txt"), "--vocab", str(work / "vocab"), "--out", str(out),
                  "--max-seq-length", "128", "--max-predictions", "20", "--dupe-factor", dupe,
-                 "--overwrite")  # fmt: skip
+                 "--split-sentences", "--workers", "2", "--overwrite")  # fmt: skip
     return work / "data", work / "eval"
 
 
@@ -58,16 +57,18 @@ def main() -> None:
     )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--work", type=Path, default=Path("bench-out/pretrain-quality"))
-    parser.add_argument("--train-lines", type=int, default=60000)
-    parser.add_argument("--heldout-lines", type=int, default=2000)
-    parser.add_argument("--vocab-size", type=int, default=16000)
+    parser.add_argument("--heldout-lines", type=int, default=4000)
+    parser.add_argument("--vocab-size", type=int, default=30000)
     parser.add_argument("--model", default="tiny")
+    parser.add_argument("--optimizer", default="adamw", choices=("adamw", "lamb"))
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--max-steps", type=int, default=3000)
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--max-steps", type=int, default=4800, help="the schedule's length")
+    parser.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --max-steps")
+    parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--budget-minutes", type=float, default=60.0)
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--out", type=Path, help="run directory (default: a new one under --work)")
     args = parser.parse_args()
     if not args.corpus.is_file():
         raise SystemExit(f"{args.corpus} not found (the shared data is optional; pass --corpus)")
@@ -75,8 +76,8 @@ def main() -> None:
     from albertctl.train.metrics import read_metrics
     from albertctl.train.pretrain import PretrainConfig, TrainEvent, pretrain
 
-    data, heldout = _prepare(args.work, args.corpus, args.train_lines, args.heldout_lines, args.vocab_size)
-    run = args.work / f"run-{args.model}-{int(time.time())}"
+    data, heldout = _prepare(args.work, args.corpus, args.heldout_lines, args.vocab_size)
+    run = args.out or args.work / f"run-{args.model}-{int(time.time())}"
     deadline = time.monotonic() + args.budget_minutes * 60
     stopping = itertools.count()
 
@@ -91,13 +92,15 @@ def main() -> None:
             out=run,
             model=args.model,
             batch_size=args.batch_size,
+            optimizer=args.optimizer,
             lr=args.lr,
             max_steps=args.max_steps,
-            warmup_steps=max(1, args.max_steps // 20),
+            warmup_steps=args.max_steps // 10 if args.warmup_steps is None else args.warmup_steps,
             eval_data=(heldout,),
             eval_every=args.eval_every,
-            eval_max_sequences=512,
-            save_every=10**9,
+            eval_max_sequences=1024,
+            save_every=1000,
+            keep_last=2,
             log_every=10,
             precision=args.precision,
             tensorboard=False,
@@ -106,7 +109,7 @@ def main() -> None:
     )
     minutes = (time.monotonic() - started) / 60
     print(
-        f"{args.model}, batch {args.batch_size}, lr {args.lr}, {report.final_step} steps "
+        f"{args.model}, {args.optimizer}, batch {args.batch_size}, lr {args.lr}, {report.final_step} steps "
         f"in {minutes:.1f} min "
         f"({'budget reached' if report.stopped_early else 'max steps reached'}); run {run}"
     )
