@@ -1,0 +1,114 @@
+"""Does pretraining help? GLUE dev results of a pretrained model beside the same architecture
+fine-tuned from random initialization (issue 6's quality comparison).
+
+For each task, ``finetune glue`` runs twice with the same hyperparameters and seeds: once from
+``--model`` (a pretraining run directory or checkpoint, e.g. the one ``pretrain_quality.py``
+wrote) and once with ``--random-init`` (same config and tokenizer, fresh weights). Prints, per
+task, the official metric's mean ± std over seeds for the best-on-dev evaluation (what the
+reference reports) and for the final step::
+
+    .venv/bin/python benchmarks/finetune_quality.py --model bench-out/pretrain-quality/run-lamb
+    .venv/bin/python benchmarks/finetune_quality.py --model RUN --tasks cola,mrpc --seeds 1,2,3 \\
+        --epochs sst2=1
+
+Hyperparameters are the ``small`` preset unless overridden (lr 1e-4, the reference's batch sizes,
+3 epochs, 10% warm-up; docs/glue.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+GLUE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "glue"
+
+
+def _summary(results: dict, task: str) -> dict[str, list[float]]:
+    seeds = results["tasks"][task]["seeds"]
+    out: dict[str, list[float]] = {}
+    for which in ("best", "final"):
+        for name, value in seeds[0][which]["metrics"].items():
+            out[f"{which}:{name}"] = [s[which]["metrics"][name] for s in seeds]
+            assert len(out[f"{which}:{name}"]) == len(seeds), value
+    return out
+
+
+def _fmt(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean * 100:6.2f} ± {std * 100:4.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, required=True, help="pretraining run dir or checkpoint")
+    parser.add_argument("--glue-dir", type=Path, default=GLUE)
+    parser.add_argument("--tasks", default="cola,sst2,mrpc")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--epochs", action="append", default=[], help="TASK=EPOCHS, e.g. sst2=1")
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--work", type=Path, default=Path("bench-out/finetune-quality"))
+    parser.add_argument("--json", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    if not args.glue_dir.is_dir():
+        raise SystemExit(f"{args.glue_dir} not found (the shared data is optional; pass --glue-dir)")
+
+    from albertctl.glue.finetune import FinetuneConfig, finetune_glue
+    from albertctl.glue.tasks import parse_tasks
+
+    epochs = {k: float(v) for k, v in (item.split("=", 1) for item in args.epochs)}
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    table: dict[str, dict] = {}
+    for spec in parse_tasks(args.tasks):
+        table[spec.name] = {}
+        for init in ("pretrained", "random"):
+            config = FinetuneConfig(
+                lr=args.lr,
+                epochs=epochs.get(spec.name),
+                max_seq_length=args.max_seq_length,
+                seeds=seeds,
+                random_init=init == "random",
+                precision=args.precision,
+                device=args.device,
+            )
+            started = time.monotonic()
+            report = finetune_glue(
+                config,
+                tasks=(spec,),
+                data_dir=args.glue_dir,
+                model_path=args.model,
+                out=args.work / f"{spec.name}-{init}",
+                overwrite=True,
+            )
+            table[spec.name][init] = {
+                "metrics": _summary(report.results, spec.name),
+                "seconds": time.monotonic() - started,
+                "hparams": report.results["tasks"][spec.name].get("hparams"),
+            }
+            print(f"{spec.name} {init}: {time.monotonic() - started:.0f} s", flush=True)
+
+    print(f"\nmodel {args.model}, seeds {args.seeds}, dev set; mean ± std over seeds (x100)")
+    print(f"{'task':<6} {'metric':<12} {'pretrained best':>16} {'random best':>16} "
+          f"{'pretrained final':>17} {'random final':>16}")  # fmt: skip
+    for task, row in table.items():
+        names = [k.split(":", 1)[1] for k in row["pretrained"]["metrics"] if k.startswith("best:")]
+        for name in names:
+            p, r = row["pretrained"]["metrics"], row["random"]["metrics"]
+            print(
+                f"{task:<6} {name:<12} {_fmt(p['best:' + name]):>16} {_fmt(r['best:' + name]):>16} "
+                f"{_fmt(p['final:' + name]):>17} {_fmt(r['final:' + name]):>16}"
+            )
+    if args.json:
+        args.json.write_text(json.dumps({"model": str(args.model), "seeds": seeds, "tasks": table}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
