@@ -42,8 +42,8 @@ def iter_commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tu
 
 
 def _cell(text: str) -> str:
-    """Table-cell text: one line, pipes and backticks escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|").replace("`", "\\`")
+    """Table-cell text: one line, rich's markup escape undone, pipes and backticks escaped."""
+    return " ".join(str(text).split()).replace("\\[", "[").replace("|", "\\|").replace("`", "\\`")
 
 
 def _type_name(param: Any) -> str:

@@ -56,7 +56,7 @@ def make_data_command(
         bool,
         typer.Option(
             "--split-sentences",
-            help="Split lines into sentences first (needs `pip install 'albertctl[sentences]'`).",
+            help="Split lines into sentences first (needs `pip install 'albertctl\\[sentences]'`).",
         ),
     ] = False,
     shard_size: Annotated[

@@ -68,16 +68,16 @@ def known_flags() -> dict[str, set[str]]:
 
 def pipeline(
     config: Annotated[Path, typer.Argument(help="Pipeline TOML file (see configs/demo.toml).")],
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory; overrides [run] out.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory; overrides \\[run] out.")] = None,
     corpus: Annotated[
         list[Path] | None,
-        typer.Option("--corpus", help="Corpus .txt/.txt.gz file (repeatable); overrides [inputs] corpus."),
+        typer.Option("--corpus", help="Corpus .txt/.txt.gz file (repeatable); overrides \\[inputs] corpus."),
     ] = None,
     glue_dir: Annotated[
-        Path | None, typer.Option("--glue-dir", help="GLUE data directory; overrides [inputs] glue_dir.")
+        Path | None, typer.Option("--glue-dir", help="GLUE data directory; overrides \\[inputs] glue_dir.")
     ] = None,
     tasks: Annotated[
-        str | None, typer.Option("--tasks", help="Comma-separated GLUE tasks; overrides [inputs].")
+        str | None, typer.Option("--tasks", help="Comma-separated GLUE tasks; overrides \\[inputs].")
     ] = None,
     set_: Annotated[
         list[str] | None,
