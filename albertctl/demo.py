@@ -23,6 +23,7 @@ document's text, corruptions from a ``numpy.random.Generator`` seeded from ``(se
 from __future__ import annotations
 
 import ast
+import functools
 import gzip
 import hashlib
 import importlib.util
@@ -404,7 +405,26 @@ def shuffle_inner_words(sentence: str, rng: np.random.Generator) -> str:
             return " ".join([words[0], *shuffled, words[-1]])
 
 
-CORRUPTIONS = {"shuffle": shuffle_inner_words, "swap": swap_two_words}
+def replace_inner_words(sentence: str, rng: np.random.Generator, pool: list[str]) -> str:
+    """Replace a quarter of the inner words (at least one) with words drawn from ``pool``.
+
+    ``pool`` holds every inner word of the task's sentences, so replacements follow the corpus's
+    word frequencies: a rare word is no cue, only whether a word fits its context is, which is
+    what masked-LM pretraining learns. The first and last words stay.
+    """
+    words = sentence.split()
+    inner = list(range(1, len(words) - 1))
+    count = max(1, round(len(inner) / 4))
+    for i in rng.choice(inner, size=count, replace=False).tolist():
+        while True:
+            word = pool[int(rng.integers(len(pool)))]
+            if word.lower() != words[i].lower():
+                words[i] = word
+                break
+    return " ".join(words)
+
+
+CORRUPTIONS = {"shuffle": shuffle_inner_words, "swap": swap_two_words, "replace": replace_inner_words}
 
 
 def make_acceptability_examples(
@@ -420,6 +440,9 @@ def make_acceptability_examples(
     half = len(order) // 2
     examples = [(1, sentences[k]) for k in order[:half]]
     corrupt = CORRUPTIONS[corruption]
+    if corruption == "replace":
+        pool = [w for sentence in sentences for w in sentence.split()[1:-1]]
+        corrupt = functools.partial(replace_inner_words, pool=pool)
     examples += [(0, corrupt(sentences[k], rng)) for k in order[half : 2 * half]]
     return [examples[k] for k in rng.permutation(len(examples))]
 

@@ -83,8 +83,31 @@ def test_shuffle_keeps_words_and_ends_and_changes_order() -> None:
         assert words[0] == original[0] and words[-1] == original[-1]
 
 
+def test_replace_changes_a_quarter_of_inner_words_from_the_pool() -> None:
+    rng = np.random.default_rng(0)
+    sentence = "The parser reads every line of the input file once."  # 8 inner words -> 2 replaced
+    pool = ["alpha", "beta", "the", "line"]
+    for _ in range(50):
+        corrupted = demo.replace_inner_words(sentence, rng, pool)
+        words, original = corrupted.split(), sentence.split()
+        assert len(words) == len(original) and words[0] == original[0] and words[-1] == original[-1]
+        changed = [(a, b) for a, b in zip(words, original, strict=True) if a != b]
+        assert len(changed) == 2 and all(a in pool and a.lower() != b.lower() for a, b in changed)
+
+
+def test_replace_task_draws_from_the_split_s_own_words() -> None:
+    sentences = [f"Every sentence {i} has several distinct words in it." for i in range(40)]
+    examples = demo.make_acceptability_examples(
+        sentences, limit=40, rng=np.random.default_rng(2), corruption="replace"
+    )
+    vocabulary = {w for s in sentences for w in s.split()}
+    assert [label for label, _ in examples].count(0) == 20
+    assert all(set(text.split()) <= vocabulary for _, text in examples)
+    assert all(text not in sentences for label, text in examples if label == 0)
+
+
 def test_unknown_corruption_is_refused() -> None:
-    with pytest.raises(AlbertctlError, match="corruption must be one of shuffle, swap"):
+    with pytest.raises(AlbertctlError, match="corruption must be one of shuffle, swap, replace"):
         demo.DemoDataConfig(corruption="reverse")
 
 

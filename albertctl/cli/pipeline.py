@@ -223,7 +223,10 @@ def demo_data(
     ] = 1000,
     corruption: Annotated[
         str,
-        typer.Option("--corruption", help="Label-0 sentences: shuffle (inner words) or swap (two words)."),
+        typer.Option(
+            "--corruption",
+            help="Label-0 sentences: shuffle (inner words), swap (two) or replace (a quarter of them).",
+        ),
     ] = "shuffle",
     seed: Seed = 12345,
     overwrite: Overwrite = False,
