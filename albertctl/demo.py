@@ -31,7 +31,7 @@ import re
 import sys
 import sysconfig
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -424,7 +424,14 @@ def replace_inner_words(sentence: str, rng: np.random.Generator, pool: list[str]
     return " ".join(words)
 
 
-CORRUPTIONS = {"shuffle": shuffle_inner_words, "swap": swap_two_words, "replace": replace_inner_words}
+# name -> (the split's sentences -> a corruption ``(sentence, rng) -> sentence``).
+CORRUPTIONS: dict[str, Callable[[list[str]], Callable[[str, np.random.Generator], str]]] = {
+    "shuffle": lambda sentences: shuffle_inner_words,
+    "swap": lambda sentences: swap_two_words,
+    "replace": lambda sentences: functools.partial(
+        replace_inner_words, pool=[w for s in sentences for w in s.split()[1:-1]]
+    ),
+}
 
 
 def make_acceptability_examples(
@@ -439,10 +446,7 @@ def make_acceptability_examples(
     order = rng.permutation(len(sentences))[: min(limit, len(sentences))]
     half = len(order) // 2
     examples = [(1, sentences[k]) for k in order[:half]]
-    corrupt = CORRUPTIONS[corruption]
-    if corruption == "replace":
-        pool = [w for sentence in sentences for w in sentence.split()[1:-1]]
-        corrupt = functools.partial(replace_inner_words, pool=pool)
+    corrupt = CORRUPTIONS[corruption](sentences)
     examples += [(0, corrupt(sentences[k], rng)) for k in order[half : 2 * half]]
     return [examples[k] for k in rng.permutation(len(examples))]
 

@@ -44,9 +44,9 @@ def _hf_model(config, state):  # noqa: ANN001, ANN202 - transformers types are o
     return model
 
 
-def run_hf(
+def run_hf(  # noqa: ANN001 - transformers types are optional
     config, state, batches, precision: str, clip: float, lr: float, device: str = "cpu"
-) -> list[float]:  # noqa: ANN001, E501
+) -> list[float]:
     """Seconds per step of the bare transformers loop over pre-collated ``batches`` (on ``device``)."""
     dev = torch.device(device)
     model = _hf_model(config, state).to(dev)
