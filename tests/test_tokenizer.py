@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -46,6 +47,19 @@ def _reference_preprocess(text: str) -> str:
 @settings(max_examples=300, deadline=None)
 def test_normalize_text_equals_the_plain_reference(text: str) -> None:
     assert normalize_text(text, NormalizationConfig()) == _reference_preprocess(text)
+
+
+def test_normalize_text_every_space_and_mark() -> None:
+    """Exhaustive over Unicode: every whitespace character collapses, every combining mark is
+    dropped (the fast paths use precomputed character classes; this checks them all)."""
+    codes = range(sys.maxunicode + 1)
+    for space in (chr(c) for c in codes if chr(c).isspace()):
+        assert normalize_text(f"a{space}b", NormalizationConfig()) == "a b", hex(ord(space))
+    marks = [chr(c) for c in codes if unicodedata.combining(chr(c))]
+    bmp = "".join("a" + m for m in marks if ord(m) <= 0xFFFF)
+    assert normalize_text(bmp, NormalizationConfig()) == "a" * (len(bmp) // 2)
+    every = "".join("a" + m for m in marks) + "\U0001d400"  # astral text takes another path
+    assert normalize_text(every, NormalizationConfig()) == _reference_preprocess(every)
 
 
 def test_encode_and_batch_agree(tiny_vocab: Path, tiny_corpus: Path) -> None:

@@ -167,12 +167,14 @@ class _Job:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(vocab_dir: str, config: MakeDataConfig, work_dir: str) -> None:
-    """Load the tokenizer (and sentence splitter) once per worker process."""
+def _init_worker(
+    vocab_dir: str, config: MakeDataConfig, work_dir: str, tokenizer: Tokenizer | None = None
+) -> None:
+    """Load the tokenizer (unless given: in-process) and sentence splitter once per worker process."""
     from albertctl.vocab import load_tokenizer
 
     _WORKER.clear()
-    _WORKER["tokenizer"] = load_tokenizer(vocab_dir)
+    _WORKER["tokenizer"] = tokenizer or load_tokenizer(vocab_dir)
     _WORKER["config"] = config
     _WORKER["work_dir"] = Path(work_dir)
     _WORKER["splitter"] = None
@@ -325,10 +327,12 @@ def _run_jobs(
     init_args: tuple[str, MakeDataConfig, str],
     workers: int,
     on_group: Callable[[dict[str, Any]], None],
+    tokenizer: Tokenizer,
 ) -> None:
-    """Run ``_build_group`` over ``jobs`` in-process or in ``workers`` processes (bounded in flight)."""
+    """Run ``_build_group`` over ``jobs`` in-process (with ``tokenizer``) or in ``workers``
+    processes (each loading its own; bounded in flight)."""
     if workers == 1:
-        _init_worker(*init_args)
+        _init_worker(*init_args, tokenizer=tokenizer)
         for job in jobs:
             on_group(_build_group(job))
         return
@@ -425,7 +429,7 @@ def build_pretraining_data(
             on_group(len(records))
 
     try:
-        _run_jobs(jobs(), (str(vocab_dir), config, str(work_dir)), workers, finished)
+        _run_jobs(jobs(), (str(vocab_dir), config, str(work_dir)), workers, finished, tokenizer)
         if num_groups == 0:
             raise AlbertctlError(
                 f"the inputs hold no text: {', '.join(map(str, files))}",

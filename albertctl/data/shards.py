@@ -66,7 +66,13 @@ def _list_array(rows: Sequence[Sequence[int]], value_type: pa.DataType) -> pa.Li
     # Not value_type.to_pandas_dtype(): that imports pandas (~0.2 s per process).
     dtype = _NUMPY_TYPES[value_type]
     values = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=int(offsets[-1]))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, value_type))
+    return pa.ListArray.from_arrays(_array(offsets, pa.int32()), _array(values, value_type))
+
+
+def _array(values: np.ndarray, value_type: pa.DataType) -> pa.Array:
+    """A zero-copy view of a contiguous numpy array; ``pa.array(ndarray)`` would import pandas
+    (~0.2 s per make-data process) to check for pandas objects."""
+    return pa.Array.from_buffers(value_type, len(values), [None, pa.py_buffer(values)])
 
 
 def instances_to_table(instances: Sequence[Instance], vocab_size: int) -> pa.Table:
@@ -76,7 +82,7 @@ def instances_to_table(instances: Sequence[Instance], vocab_size: int) -> pa.Tab
         _list_array([getattr(i, c) for i in instances], schema.field(c).type.value_type) for c in LIST_COLUMNS
     ]
     labels = np.fromiter((i.sentence_order_label for i in instances), dtype=np.uint8, count=len(instances))
-    arrays.append(pa.array(labels, pa.uint8()))
+    arrays.append(_array(labels, pa.uint8()))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -69,45 +69,43 @@ def _char_class(chars: list[str]) -> str:
     return "[" + "".join(parts) + "]"
 
 
+# Whitespace other than " ": sre's Unicode ``\s`` is ``str.isspace`` (what ``str.split()`` splits on).
+_ODD_SPACE = re.compile(r"[^\S ]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 @functools.cache
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[int, None]]:
-    """Regexes that find work for the slow paths, built once per process (~0.2 s).
-
-    Returns: whitespace other than " " (what ``str.split()`` splits on), combining marks in the
-    BMP (``unicodedata.combining(c) != 0``, the reference's test), any astral character, and a
-    ``str.translate`` table deleting every combining mark (astral ones included).
-    """
-    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 0x20]
-    marks = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c))]
-    bmp_marks = [m for m in marks if ord(m) <= 0xFFFF]
-    astral = re.compile("[\U00010000-\U0010ffff]")
-    return (
-        re.compile(_char_class(spaces)),
-        re.compile(_char_class(bmp_marks)),
-        astral,
-        dict.fromkeys(map(ord, marks)),
-    )
+def _bmp_marks() -> re.Pattern[str]:
+    """Combining marks in the BMP (``unicodedata.combining(c) != 0``, the reference's test), as a
+    regex of ranges; built once per process from a scan of the 65,536 BMP code points (~10 ms)."""
+    return re.compile(_char_class([chr(c) for c in range(0x10000) if unicodedata.combining(chr(c))]))
 
 
-def _collapse_spaces(text: str, odd_space: re.Pattern[str]) -> str:
-    # Most lines already have single spaces only: two C-speed checks instead of split + join.
-    if "  " in text or text[:1] == " " or text[-1:] == " " or odd_space.search(text):
+@functools.cache
+def _all_marks() -> dict[int, None]:
+    """A ``str.translate`` table deleting every combining mark, astral ones included (~0.2 s to
+    build: a scan of all of Unicode, so only done when astral text is met)."""
+    return dict.fromkeys(c for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
+
+
+def _collapse_spaces(text: str) -> str:
+    # Most lines already have single spaces only: C-speed checks instead of split + join.
+    if "  " in text or text[:1] == " " or text[-1:] == " " or _ODD_SPACE.search(text):
         return " ".join(text.split())
     return text
 
 
 def _strip_accents(text: str) -> str:
-    _, bmp_marks, astral, all_marks = _patterns()
     text = unicodedata.normalize("NFKD", text)
-    if astral.search(text):
-        return text.translate(all_marks)  # rare: astral text may hold astral combining marks
-    return bmp_marks.sub("", text)
+    if _ASTRAL.search(text):
+        return text.translate(_all_marks())  # rare: astral text may hold astral combining marks
+    return _bmp_marks().sub("", text)
 
 
 def normalize_text(text: str, config: NormalizationConfig) -> str:
     """Apply the reference pre-SentencePiece normalization to one string."""
     if config.remove_space:
-        text = _collapse_spaces(text, _patterns()[0])
+        text = _collapse_spaces(text)
     if config.map_quotes:
         text = text.replace("``", '"').replace("''", '"')
     # ASCII text has nothing to decompose; skipping NFKD there keeps encoding near raw spm speed.
