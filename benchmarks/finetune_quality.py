@@ -13,6 +13,11 @@ reference reports) and for the final step::
 
 Hyperparameters are the ``small`` preset unless overridden (lr 1e-4, the reference's batch sizes,
 3 epochs, 10% warm-up; docs/glue.md).
+
+The random-init side does not depend on the pretrained weights, so comparing a second pretraining
+run can reuse the first comparison's random-init runs: ``--random-from bench-out/finetune-quality``
+reads ``DIR/TASK-random`` and refuses it unless its device, seeds, fine-tuning config, resolved
+hyperparameters, vocabulary and architecture match this run's.
 """
 
 from __future__ import annotations
@@ -41,6 +46,32 @@ def _fmt(values: list[float]) -> str:
     return f"{mean * 100:6.2f} ± {std * 100:4.2f}"
 
 
+def _model_config(run: Path, task: str) -> dict:
+    seed = json.loads((run / "config.json").read_text())["config"]["seeds"][0]
+    return json.loads((run / task / f"seed-{seed}" / "final" / "config.json").read_text())
+
+
+def _reuse(run: Path, args: argparse.Namespace, task: str) -> dict:
+    """The summary of an earlier random-init run, if it is the run this one would make."""
+    new = args.work / f"{task}-pretrained"
+    old_config, new_config = (json.loads((d / "config.json").read_text()) for d in (run, new))
+    old_manifest, new_manifest = (json.loads((d / "manifest.json").read_text()) for d in (run, new))
+    old_results, new_results = (json.loads((d / "results.json").read_text()) for d in (run, new))
+    checks = {
+        "random init": old_config["config"]["random_init"],
+        "device": old_results["device"] == new_results["device"],
+        "fine-tuning config": {**old_config["config"], "random_init": False} == new_config["config"],
+        "hyperparameters": old_config["hparams"] == new_config["hparams"],
+        "vocabulary": old_manifest["vocab_fingerprint"] == new_manifest["vocab_fingerprint"],
+        "architecture": _model_config(run, task) == _model_config(new, task),
+    }
+    if not all(checks.values()):
+        bad = ", ".join(name for name, ok in checks.items() if not ok)
+        raise SystemExit(f"{run}: cannot reuse, {bad} differ from this run; drop --random-from")
+    return {"metrics": _summary(old_results, task), "seconds": 0.0, "hparams": old_config["hparams"][task],
+            "reused": str(run)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,6 +87,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--work", type=Path, default=Path("bench-out/finetune-quality"))
     parser.add_argument("--json", type=Path, help="also write the table here")
+    parser.add_argument(
+        "--random-from", type=Path, help="reuse random-init runs from this earlier --work dir"
+    )
     args = parser.parse_args()
     if not args.glue_dir.is_dir():
         raise SystemExit(f"{args.glue_dir} not found (the shared data is optional; pass --glue-dir)")
@@ -69,6 +103,10 @@ def main() -> None:
     for spec in parse_tasks(args.tasks):
         table[spec.name] = {}
         for init in ("pretrained", "random"):
+            if init == "random" and args.random_from:
+                table[spec.name][init] = _reuse(args.random_from / f"{spec.name}-random", args, spec.name)
+                print(f"{spec.name} random: reused {args.random_from / f'{spec.name}-random'}", flush=True)
+                continue
             config = FinetuneConfig(
                 lr=args.lr,
                 epochs=epochs.get(spec.name),
