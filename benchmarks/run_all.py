@@ -25,6 +25,7 @@ RUNS: list[tuple[str, list[str], bool]] = [
     ("make_data.py", [], True),
     ("build_vocab.py", ["--lines", "50000", "--vocab-size", "8000", "--skip", "memory"], True),
     ("sentence_split.py", [], True),
+    ("wordpiece.py", ["--megabytes", "1"], True),
 ]
 
 

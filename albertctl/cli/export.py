@@ -26,7 +26,7 @@ def export_hf_command(
         Path, typer.Argument(help="Model folder, fine-tuned model folder, or pretraining run directory.")
     ],
     out_dir: Annotated[
-        Path, typer.Argument(help="Directory to write (config.json, model.safetensors, spiece.model).")
+        Path, typer.Argument(help="Directory to write (config.json, model.safetensors, the tokenizer files).")
     ],
     overwrite: Overwrite = False,
 ) -> None:
@@ -38,7 +38,7 @@ def export_hf_command(
     console.print(f"read     {report.source}")
     console.print(
         f"wrote    {report.out_dir} ({report.architecture}, {report.num_tensors} tensors, "
-        f"{report.num_parameters:,} parameters{', spiece.model' if report.tokenizer else ''})"
+        f"{report.num_parameters:,} parameters{', tokenizer' if report.tokenizer else ''})"
     )
     console.print(f"load it  transformers.{report.architecture}.from_pretrained({str(report.out_dir)!r})")
 

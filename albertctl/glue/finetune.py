@@ -498,15 +498,15 @@ def finetune_glue(
     from albertctl.model import resolve_checkpoint
     from albertctl.model.checkpoint import read_checkpoint
     from albertctl.train.runtime import resolve_device, resolve_precision
-    from albertctl.vocab import load_tokenizer
+    from albertctl.vocab import has_vocabulary, load_tokenizer
 
     check_output_dir(Path(out), overwrite=overwrite)
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     checkpoint = resolve_checkpoint(Path(model_path))
-    if vocab is None and not (checkpoint / "spiece.model").is_file():
+    if vocab is None and not has_vocabulary(checkpoint):
         raise AlbertctlError(
-            f"{checkpoint} holds no tokenizer (spiece.model)",
+            f"{checkpoint} holds no tokenizer (spiece.model or vocab.txt)",
             hint="pass --vocab DIR: the vocabulary the model was pretrained with",
         )
     tokenizer: Tokenizer = load_tokenizer(vocab if vocab is not None else checkpoint)

@@ -1,10 +1,11 @@
 """``export hf``: turn a model folder (ours, or a run's newest checkpoint) into a transformers directory.
 
-Reads ``config.json`` + ``model.safetensors`` (+ ``spiece.model``, ``vocab_config.json``) and writes,
-atomically, ``config.json`` (REFERENCE.md §4), ``model.safetensors`` with transformers key names,
-and, when the checkpoint has a vocabulary, the tokenizer files (``spiece.model``,
-``tokenizer.json``, ``tokenizer_config.json``, ``vocab_config.json``) so
-``AlbertTokenizer.from_pretrained`` tokenizes exactly as we do. Nothing here imports transformers.
+Reads ``config.json`` + ``model.safetensors`` (+ the vocabulary) and writes, atomically,
+``config.json`` (REFERENCE.md §4), ``model.safetensors`` with transformers key names, and, when
+the checkpoint has a vocabulary, the tokenizer files (``spiece.model``, ``tokenizer.json``,
+``tokenizer_config.json``, ``vocab_config.json``) so ``AlbertTokenizer.from_pretrained``
+tokenizes exactly as we do; a WordPiece vocabulary writes ``vocab.txt`` and a
+``tokenizer_config.json`` for ``BertTokenizer`` (albert_zh's). Nothing here imports transformers.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from pathlib import Path
 from albertctl.fsutil import atomic_dir, write_json
 from albertctl.model import hf
 from albertctl.model.checkpoint import WEIGHTS_FILE, read_checkpoint, resolve_checkpoint
-from albertctl.vocab import load_tokenizer
-
-SPIECE_FILE = "spiece.model"
+from albertctl.vocab import has_vocabulary, load_tokenizer
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class ExportReport:
     num_parameters: int
     """Parameter count (the tied decoder counted once)."""
     tokenizer: bool
-    """Whether ``spiece.model`` was copied."""
+    """Whether the vocabulary (``spiece.model`` or ``vocab.txt``) was written."""
 
 
 def _infer_head(meta: dict, state_keys: set[str]) -> str:
@@ -62,12 +61,13 @@ def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> Ex
         state = {k.removeprefix("albert."): v for k, v in state.items() if k.startswith("albert.")}
     hf_state = {k: v.contiguous() for k, v in hf.to_hf_state_dict(state).items()}
     num_labels = meta.get("num_labels") if head == "classification" else None
-    spiece = source / SPIECE_FILE
+    tokenizer = has_vocabulary(source)
     with atomic_dir(Path(out_dir), overwrite=overwrite) as tmp:
         save_file(hf_state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-        if spiece.is_file():
+        if tokenizer:
             # spiece.model + tokenizer.json + tokenizer_config.json: transformers 5 then tokenizes
-            # exactly as we do (a bare spiece.model differs at user symbols and digit-commas).
+            # exactly as we do (a bare spiece.model differs at user symbols and digit-commas);
+            # a WordPiece vocab.txt gets a tokenizer_config.json naming BertTokenizer.
             load_tokenizer(source).save(tmp)
         write_json(tmp / "config.json", hf.to_hf_config(config, head=head, num_labels=num_labels))
     return ExportReport(
@@ -77,5 +77,5 @@ def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> Ex
         architecture=hf.HF_ARCHITECTURES[head],
         num_tensors=len(hf_state),
         num_parameters=sum(t.numel() for t in hf_state.values()),
-        tokenizer=spiece.is_file(),
+        tokenizer=tokenizer,
     )

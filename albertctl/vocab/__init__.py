@@ -1,4 +1,5 @@
-"""SentencePiece vocabularies for ALBERT: training (``build_vocab``) and the ``Tokenizer``.
+"""Vocabularies for ALBERT: SentencePiece training (``build_vocab``) and the ``Tokenizer``s
+(SentencePiece, and WordPiece ``vocab.txt`` in :mod:`albertctl.vocab.wordpiece`).
 
 ``load_tokenizer(dir)`` is what every later stage calls; ``build_vocab`` is what
 ``albertctl build-vocab`` calls. See docs/vocab.md.
@@ -10,8 +11,10 @@ from albertctl.vocab.build import REFERENCE_USER_SYMBOLS, BuildVocabConfig, Buil
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
 from albertctl.vocab.tokenizer import (
     EncodedPair,
+    SentencePieceTokenizer,
     Tokenizer,
     WordStartRule,
+    has_vocabulary,
     load_tokenizer,
     reference_word_start,
     truncate_pair,
@@ -23,9 +26,11 @@ __all__ = [
     "BuildVocabReport",
     "EncodedPair",
     "NormalizationConfig",
+    "SentencePieceTokenizer",
     "Tokenizer",
     "WordStartRule",
     "build_vocab",
+    "has_vocabulary",
     "load_tokenizer",
     "normalize_text",
     "reference_word_start",

@@ -30,7 +30,7 @@ from albertctl.corpus import CorpusStats, ErrorPolicy, iter_segments, resolve_in
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import atomic_dir, write_json
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
-from albertctl.vocab.tokenizer import CLS, MASK, MODEL_FILE, PAD, SEP, UNK, VOCAB_FILE, Tokenizer
+from albertctl.vocab.tokenizer import CLS, MASK, MODEL_FILE, PAD, SEP, UNK, VOCAB_FILE, SentencePieceTokenizer
 
 # The reference user-defined symbols (A:README.md), always split out as their own pieces.
 REFERENCE_USER_SYMBOLS: tuple[str, ...] = ("(", ")", '"', "-", ".", "\u2013", "\u00a3", "\u20ac")
@@ -274,7 +274,7 @@ def build_vocab(
         del sample
         (tmp / MODEL_FILE).write_bytes(model)
         write_vocab_file(tmp / MODEL_FILE, tmp / VOCAB_FILE)
-        tokenizer = Tokenizer(tmp / MODEL_FILE, normalization)
+        tokenizer = SentencePieceTokenizer(tmp / MODEL_FILE, normalization)
         tokenizer.save(tmp)
         train_seconds = time.perf_counter() - t1
         manifest = {

@@ -1,8 +1,15 @@
-"""The ``Tokenizer`` every stage uses: SentencePiece plus the reference normalization and rules.
+"""The ``Tokenizer`` contract every stage uses, and its SentencePiece implementation.
 
-Reads ``DIR/spiece.model`` and ``DIR/vocab_config.json`` (normalization settings). A directory
-with only ``spiece.model`` (a Hugging Face model folder, a released ALBERT) gets the released
-models' defaults: lower-case, accents stripped, quotes mapped, digit-comma fix.
+:class:`Tokenizer` holds what is common to every vocabulary kind (pairs, word starts,
+fingerprints); :func:`load_tokenizer` picks the kind from the directory: ``spiece.model``
+(:class:`SentencePieceTokenizer`, what ``build-vocab`` writes and every released English
+ALBERT uses) or a WordPiece ``vocab.txt`` (:class:`albertctl.vocab.wordpiece.WordPieceTokenizer`,
+what albert_zh and the Chinese BERTs use).
+
+The SentencePiece kind reads ``DIR/spiece.model`` and ``DIR/vocab_config.json`` (normalization
+settings). A directory with only ``spiece.model`` (a Hugging Face model folder, a released
+ALBERT) gets the released models' defaults: lower-case, accents stripped, quotes mapped,
+digit-comma fix.
 
 Ids follow the released models: ``<pad>`` 0, ``<unk>`` 1, ``[CLS]`` 2, ``[SEP]`` 3, ``[MASK]`` 4.
 Pairs are ``[CLS] A [SEP] B [SEP]`` with token types 0 through the first ``[SEP]``, 1 after;
@@ -13,6 +20,7 @@ classifier does. ``word_starts`` is the reference whole-word rule, replaceable b
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import shutil
@@ -77,7 +85,91 @@ def truncate_pair(a: list[int], b: list[int], max_tokens: int) -> tuple[list[int
     return a, b
 
 
-class Tokenizer:
+class Tokenizer(abc.ABC):
+    """A vocabulary with ALBERT's special tokens: what every stage after build-vocab uses.
+
+    Subclasses set ``vocab_size``, the special ids and ``_pieces`` (the piece of each id), and
+    implement :meth:`encode`, :meth:`decode`, :meth:`fingerprint`, :meth:`vocab_config` and
+    :meth:`save`; pairs, word starts and inspection are shared.
+    """
+
+    vocab_size: int
+    pad_id: int
+    unk_id: int
+    cls_id: int
+    sep_id: int
+    mask_id: int
+    word_start_rule: WordStartRule
+    _pieces: list[str]
+    _word_starts: list[bool] | None = None
+
+    @abc.abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Ids of one text, without special tokens."""
+
+    @abc.abstractmethod
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
+        """Text of ``ids`` (normalized, as the tokenizer saw it)."""
+
+    @abc.abstractmethod
+    def fingerprint(self) -> str:
+        """Hex sha256 identifying the vocabulary (data and checkpoints record it)."""
+
+    @abc.abstractmethod
+    def vocab_config(self) -> dict[str, Any]:
+        """What ``vocab_config.json`` holds for this tokenizer (``kind`` first)."""
+
+    @abc.abstractmethod
+    def save(self, out_dir: Path) -> None:
+        """Write the files :func:`load_tokenizer` needs (and transformers' tokenizer files)."""
+
+    def _is_special(self, token_id: int) -> bool:
+        """Whether ``token_id`` is a special token (a word start, never a masking candidate's inner piece)."""
+        return token_id in (self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id)
+
+    def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
+        """Ids of many texts."""
+        return [self.encode(t) for t in texts]
+
+    def tokenize(self, text: str) -> list[str]:
+        """Pieces of one text (for inspection)."""
+        return [self._pieces[i] for i in self.encode(text)]
+
+    def encode_pair(
+        self, a: str | list[int], b: str | list[int] | None = None, max_length: int = 512
+    ) -> EncodedPair:
+        """``[CLS] A [SEP] (B [SEP])``, truncated to ``max_length`` as the reference classifier does.
+
+        ``a`` and ``b`` are texts or already-encoded ids.
+        """
+        ids_a = self.encode(a) if isinstance(a, str) else list(a)
+        if b is None:
+            if max_length < 2:
+                raise AlbertctlError(f"max_length must be >= 2 for a single text, got {max_length}")
+            ids_a = ids_a[: max_length - 2]
+            return EncodedPair([self.cls_id, *ids_a, self.sep_id], [0] * (len(ids_a) + 2))
+        if max_length < 3:
+            raise AlbertctlError(f"max_length must be >= 3 for a pair, got {max_length}")
+        ids_b = self.encode(b) if isinstance(b, str) else list(b)
+        ids_a, ids_b = truncate_pair(ids_a, ids_b, max_length - 3)
+        input_ids = [self.cls_id, *ids_a, self.sep_id, *ids_b, self.sep_id]
+        token_type_ids = [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
+        return EncodedPair(input_ids, token_type_ids)
+
+    def id_to_piece(self, token_id: int) -> str:
+        return self._pieces[token_id]
+
+    def word_starts(self, ids: Sequence[int]) -> list[bool]:
+        """Whether each id begins a whole word; special ids (``[CLS]``, ``[SEP]``, ...) always do."""
+        if self._word_starts is None:
+            self._word_starts = [
+                self._is_special(i) or self.word_start_rule(p) for i, p in enumerate(self._pieces)
+            ]
+        table = self._word_starts
+        return [table[i] for i in ids]
+
+
+class SentencePieceTokenizer(Tokenizer):
     """A SentencePiece ALBERT vocabulary with the reference normalization and special ids."""
 
     def __init__(
@@ -162,38 +254,13 @@ class Tokenizer:
         batch = self._sp.Encode(normalized, out_type=int, num_threads=threads)
         return [self._fix_digit_comma(ids) for ids in batch]
 
-    def tokenize(self, text: str) -> list[str]:
-        """Pieces of one text (for inspection)."""
-        return [self._pieces[i] for i in self.encode(text)]
-
-    def encode_pair(
-        self, a: str | list[int], b: str | list[int] | None = None, max_length: int = 512
-    ) -> EncodedPair:
-        """``[CLS] A [SEP] (B [SEP])``, truncated to ``max_length`` as the reference classifier does.
-
-        ``a`` and ``b`` are texts or already-encoded ids.
-        """
-        ids_a = self.encode(a) if isinstance(a, str) else list(a)
-        if b is None:
-            if max_length < 2:
-                raise AlbertctlError(f"max_length must be >= 2 for a single text, got {max_length}")
-            ids_a = ids_a[: max_length - 2]
-            return EncodedPair([self.cls_id, *ids_a, self.sep_id], [0] * (len(ids_a) + 2))
-        if max_length < 3:
-            raise AlbertctlError(f"max_length must be >= 3 for a pair, got {max_length}")
-        ids_b = self.encode(b) if isinstance(b, str) else list(b)
-        ids_a, ids_b = truncate_pair(ids_a, ids_b, max_length - 3)
-        input_ids = [self.cls_id, *ids_a, self.sep_id, *ids_b, self.sep_id]
-        token_type_ids = [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
-        return EncodedPair(input_ids, token_type_ids)
-
     # -- inspection -----------------------------------------------------------------------------
-
-    def id_to_piece(self, token_id: int) -> str:
-        return self._pieces[token_id]
 
     def piece_to_id(self, piece: str) -> int:
         return self._sp.PieceToId(piece)
+
+    def _is_special(self, token_id: int) -> bool:
+        return bool(self._sp.IsControl(token_id) or self._sp.IsUnknown(token_id))
 
     def is_user_symbol(self, token_id: int) -> bool:
         """Whether ``token_id`` is a user symbol (always split out, e.g. ``-`` and ``.``)."""
@@ -204,16 +271,6 @@ class Tokenizer:
         if skip_special_tokens:
             ids = [i for i in ids if not self._sp.IsControl(i) and i != self.pad_id]
         return self._sp.DecodeIds(list(ids))
-
-    def word_starts(self, ids: Sequence[int]) -> list[bool]:
-        """Whether each id begins a whole word; special ids (``[CLS]``, ``[SEP]``, ...) always do."""
-        if self._word_starts is None:
-            self._word_starts = [
-                self._sp.IsControl(i) or self._sp.IsUnknown(i) or self.word_start_rule(p)
-                for i, p in enumerate(self._pieces)
-            ]
-        table = self._word_starts
-        return [table[i] for i in ids]
 
     def fingerprint(self) -> str:
         """Hex sha256 of ``spiece.model``."""
@@ -249,17 +306,11 @@ class Tokenizer:
         write_json(out_dir / CONFIG_FILE, self.vocab_config())
 
     def __repr__(self) -> str:
-        return f"Tokenizer({str(self.model_file)!r}, vocab_size={self.vocab_size})"
+        return f"SentencePieceTokenizer({str(self.model_file)!r}, vocab_size={self.vocab_size})"
 
 
-def _hf_normalization(path: Path) -> NormalizationConfig:
-    """The released defaults, overridden by a transformers ``tokenizer_config.json`` if present."""
-    if not path.is_file():
-        return NormalizationConfig()
-    try:
-        hf = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AlbertctlError(f"{path} is not valid JSON ({exc.msg})", hint="fix or remove the file") from None
+def _hf_normalization(hf: dict[str, Any]) -> NormalizationConfig:
+    """The released defaults, overridden by a transformers ``tokenizer_config.json``'s settings."""
     return NormalizationConfig(
         lower=bool(hf.get("do_lower_case", True)),
         keep_accents=bool(hf.get("keep_accents", False)),
@@ -267,47 +318,78 @@ def _hf_normalization(path: Path) -> NormalizationConfig:
     )
 
 
-def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule = reference_word_start) -> Tokenizer:
-    """Load the tokenizer in ``path``: our vocab dir, or any directory holding ``spiece.model``.
+def _read_json(path: Path, hint: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AlbertctlError(f"{path} is not valid JSON ({exc.msg})", hint=hint) from None
+    if not isinstance(data, dict):
+        raise AlbertctlError(f"{path} must hold a JSON object", hint=hint)
+    return data
 
-    ``path`` may also be a ``.model`` file. Without ``vocab_config.json`` the released models'
-    normalization defaults apply (lower-case, strip accents, map quotes, digit-comma fix), with
-    ``do_lower_case`` / ``keep_accents`` / ``remove_space`` taken from a transformers
-    ``tokenizer_config.json`` when the directory has one (a cased model says so there).
+
+def has_vocabulary(directory: Path) -> bool:
+    """Whether ``directory`` holds a vocabulary :func:`load_tokenizer` can read."""
+    return any((Path(directory) / name).is_file() for name in (MODEL_FILE, WORDPIECE_FILE))
+
+
+# Vocabulary kind -> (its file's default name, the vocab_config.json key that may rename it).
+_KIND_FILES = {"sentencepiece": (MODEL_FILE, "model_file"), "wordpiece": (WORDPIECE_FILE, "vocab_file")}
+
+
+def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule | None = None) -> Tokenizer:
+    """Load the tokenizer in ``path``: our vocab dir, a directory holding ``spiece.model``
+    (SentencePiece) or ``vocab.txt`` (WordPiece), or one of those two files.
+
+    ``vocab_config.json``, when present, names the kind and its settings. Without it a
+    ``spiece.model`` gets the released models' normalization defaults (lower-case, strip accents,
+    map quotes, digit-comma fix) and a ``vocab.txt`` BERT's (lower-case, strip accents, split CJK
+    ideographs), each overridden by a transformers ``tokenizer_config.json`` when the directory
+    has one (a cased model says so there). ``word_start_rule`` replaces the kind's whole-word rule.
     """
+    from albertctl.vocab.wordpiece import WordPieceConfig, WordPieceTokenizer, wordpiece_word_start
+
     path = Path(path)
-    if path.is_file() and path.suffix == ".model":
-        model_file, directory = path, path.parent
+    file: Path | None = None
+    if path.is_file() and path.suffix in (".model", ".txt"):
+        directory, file = path.parent, path
+        kind = "sentencepiece" if path.suffix == ".model" else "wordpiece"
     elif path.is_dir():
-        model_file, directory = path / MODEL_FILE, path
+        directory = path
+        only_wordpiece = (path / WORDPIECE_FILE).is_file() and not (path / MODEL_FILE).is_file()
+        kind = "wordpiece" if only_wordpiece else "sentencepiece"
     else:
         raise AlbertctlError(
             f"vocabulary {path} does not exist", hint="build one with `albertctl build-vocab`"
         )
-    config_file = directory / CONFIG_FILE
-    normalization = _hf_normalization(directory / "tokenizer_config.json")
-    if config_file.is_file():
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+    config: dict[str, Any] = {}
+    if (directory / CONFIG_FILE).is_file():
+        config = _read_json(directory / CONFIG_FILE, "rebuild the vocabulary")
+        named = config.get("kind", "sentencepiece")
+        if named not in _KIND_FILES:
             raise AlbertctlError(
-                f"{config_file} is not valid JSON ({exc.msg})", hint="rebuild the vocabulary"
-            ) from None
-        kind = config.get("kind", "sentencepiece")
-        if kind != "sentencepiece":
-            raise AlbertctlError(
-                f"{config_file} names vocabulary kind {kind!r}",
-                hint="this albertctl reads 'sentencepiece' only",
+                f"{directory / CONFIG_FILE} names vocabulary kind {named!r}",
+                hint="this albertctl reads 'sentencepiece' and 'wordpiece'",
             )
-        normalization = NormalizationConfig.from_dict(config.get("normalization", {}))
-        model_file = directory / config.get("model_file", MODEL_FILE)
-    if not model_file.is_file():
-        if (directory / WORDPIECE_FILE).is_file():
-            raise AlbertctlError(
-                f"{directory} holds a WordPiece {WORDPIECE_FILE}, which is not supported yet",
-                hint="build a SentencePiece vocabulary with `albertctl build-vocab`",
-            )
+        if file is not None and named != kind:
+            config = {}  # it describes the directory's other vocabulary, not this file
+        kind = named if file is None else kind
+    default_name, key = _KIND_FILES[kind]
+    file = file or directory / config.get(key, default_name)
+    if not file.is_file():
         raise AlbertctlError(
-            f"{directory} has no {MODEL_FILE}", hint="build one with `albertctl build-vocab`"
+            f"{directory} has no {file.name}",
+            hint="build one with `albertctl build-vocab`, or pass a directory with spiece.model or vocab.txt",
         )
-    return Tokenizer(model_file, normalization, word_start_rule=word_start_rule)
+    hf_file = directory / "tokenizer_config.json"
+    hf = _read_json(hf_file, "fix or remove the file") if hf_file.is_file() else {}
+    settings = config.get("normalization", {}) if config else None
+    if kind == "wordpiece":
+        wordpiece = (
+            WordPieceConfig.from_dict(settings) if settings is not None else WordPieceConfig.from_hf(hf)
+        )
+        return WordPieceTokenizer(file, wordpiece, word_start_rule=word_start_rule or wordpiece_word_start)
+    normalization = NormalizationConfig.from_dict(settings) if settings is not None else _hf_normalization(hf)
+    return SentencePieceTokenizer(
+        file, normalization, word_start_rule=word_start_rule or reference_word_start
+    )
