@@ -245,3 +245,73 @@ def test_chain_on_a_wordpiece_vocab(tiny_corpus: Path, tmp_path: Path) -> None:
     with torch.no_grad():
         theirs = hf(**batch).logits.numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_segmented_words_join_cjk_pieces() -> None:
+    from albertctl.data.words import join_segmented_words
+
+    pieces = ["数", "学", "是", "利", "用", "符", "号", "语", "言", "ab", "##c", "中", "文"]
+    starts = [not p.startswith("##") for p in pieces]
+    words = ["数学", "是", "利用", "符号语言", "abc", "中文"]
+    joined = join_segmented_words(pieces, starts, words)
+    assert joined == [True, False, True, True, False, True, False, False, False, True, False, True, False]
+    # Longest match first; a non-CJK piece breaks a run; SentencePiece prefixes are ignored.
+    assert join_segmented_words(["▁符号", "语", "言"], [True] * 3, ["符号", "符号语言"]) == [
+        True,
+        False,
+        False,
+    ]
+    assert join_segmented_words(["符", "x", "号"], [True] * 3, ["符号"]) == [True, True, True]
+    assert join_segmented_words(pieces, starts, []) == starts
+
+
+def test_make_data_with_a_word_segmenter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--word-segmenter: masking takes whole Chinese words; the option is in the fingerprint."""
+    from albertctl.data import words
+    from albertctl.data.build import MakeDataConfig, build_pretraining_data
+    from albertctl.data.shards import read_shard
+
+    lexicon = ["数学", "符号", "语言", "研究", "数量", "结构", "变化", "空间", "概念", "学科"]
+
+    def segment(text: str) -> list[str]:  # a dictionary segmenter: longest lexicon word, else a char
+        out, i = [], 0
+        while i < len(text):
+            word = next((w for w in lexicon if text.startswith(w, i)), text[i])
+            out.append(word)
+            i += len(word)
+        return out
+
+    monkeypatch.setitem(words.WORD_SEGMENTERS, "lexicon", lambda: segment)
+    line = "数学是利用符号语言研究数量、结构、变化以及空间等概念的一门学科。"
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("\n\n".join("\n".join([line] * 4) for _ in range(30)) + "\n", encoding="utf-8")
+    vocab = _write_vocab(tmp_path / "vocab", [line])
+    tok = load_tokenizer(vocab)
+    config = MakeDataConfig(max_seq_length=48, max_predictions=8, dupe_factor=2, word_segmenter="lexicon")
+    build_pretraining_data([corpus], vocab, tmp_path / "data", config)
+    pairs = 0
+    for shard in json.loads((tmp_path / "data" / "manifest.json").read_text())["shards"]:
+        for row in read_shard(tmp_path / "data" / shard["file"]).to_pylist():
+            text = [tok.id_to_piece(i) for i in row["input_ids"]]
+            masked = dict(zip(row["masked_lm_positions"], row["masked_lm_ids"], strict=True))
+            original = [tok.id_to_piece(masked.get(p, i)) for p, i in enumerate(row["input_ids"])]
+            for p in range(len(original) - 1):
+                if original[p] + original[p + 1] in lexicon:  # a word is masked whole or not at all
+                    pairs += 1
+                    assert (p in masked) == (p + 1 in masked), (text, p)
+            # token_boundary marks the word starts: a lexicon word's second character is not one.
+            assert all(row["token_boundary"][p + 1] == 0 for p in range(len(original) - 1)
+                       if original[p] + original[p + 1] in lexicon)  # fmt: skip
+    assert pairs > 0
+    with pytest.raises(AlbertctlError, match="unknown word segmenter 'nope'"):
+        build_pretraining_data(
+            [corpus], vocab, tmp_path / "other", MakeDataConfig(max_seq_length=48, word_segmenter="nope")
+        )
+    assert not (tmp_path / "other").exists()
+
+
+def test_jieba_segmenter_when_installed() -> None:
+    pytest.importorskip("jieba")
+    from albertctl.data.words import make_word_segmenter
+
+    assert "数学" in make_word_segmenter("jieba")("数学是利用符号语言研究数量的一门学科。")

@@ -59,6 +59,14 @@ def make_data_command(
             help="Split lines into sentences first (needs `pip install 'albertctl\\[sentences]'`).",
         ),
     ] = False,
+    word_segmenter: Annotated[
+        str | None,
+        typer.Option(
+            "--word-segmenter",
+            help="Mask Chinese whole words: join CJK pieces into the words this segmenter finds "
+            "(jieba; needs `pip install 'albertctl\\[zh]'`).",
+        ),
+    ] = None,
     shard_size: Annotated[
         float,
         typer.Option(
@@ -95,6 +103,7 @@ def make_data_command(
         whole_word=whole_word,
         single_segment=single_segment,
         split_sentences=split_sentences,
+        word_segmenter=word_segmenter,
         shard_size_mb=shard_size,
         seed=seed,
         num_parts=num_parts,

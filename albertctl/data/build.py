@@ -33,6 +33,7 @@ from albertctl.data.sop import (
     Segment,
     create_instances_from_document,
 )
+from albertctl.data.words import WordSegmenter, join_segmented_words
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import atomic_dir, check_output_dir, read_json, sha256_json, write_json
 
@@ -73,6 +74,9 @@ class MakeDataConfig:
     """Split every line into sentences before pairing (for one-paragraph-per-line corpora)."""
     sentence_splitter: str = "sentencex"
     """Backend for ``split_sentences`` (see :mod:`albertctl.data.sentences`)."""
+    word_segmenter: str | None = None
+    """Join CJK pieces into whole words with this segmenter (``jieba``; see
+    :mod:`albertctl.data.words`); None: the tokenizer's per-piece rule only."""
     shard_size_mb: float = 4.0
     """Input text per group, in millions of characters (~MB for English); each pass over a group
     is one shard. Bounds memory."""
@@ -182,6 +186,11 @@ def _init_worker(
         from albertctl.data.sentences import make_sentence_splitter
 
         _WORKER["splitter"] = make_sentence_splitter(config.sentence_splitter)
+    _WORKER["segmenter"] = None
+    if config.word_segmenter is not None:
+        from albertctl.data.words import make_word_segmenter
+
+        _WORKER["segmenter"] = make_word_segmenter(config.word_segmenter)
 
 
 def instance_options(config: MakeDataConfig, tokenizer: Tokenizer) -> InstanceOptions:
@@ -207,8 +216,13 @@ def tokenize_documents(
     documents: Sequence[Sequence[str]],
     tokenizer: Tokenizer,
     splitter: Callable[[str], list[str]] | None,
+    segmenter: WordSegmenter | None = None,
 ) -> list[list[Segment]]:
-    """Documents of text lines -> documents of segments; empty segments and documents dropped."""
+    """Documents of text lines -> documents of segments; empty segments and documents dropped.
+
+    Word starts are the tokenizer's; with a ``segmenter``, CJK pieces inside one segmented word
+    are joined (:func:`albertctl.data.words.join_segmented_words`).
+    """
     texts: list[str] = []
     bounds: list[int] = [0]
     for document in documents:
@@ -218,7 +232,15 @@ def tokenize_documents(
     ids = tokenizer.encode_batch(texts, num_threads=1) if texts else []
     out: list[list[Segment]] = []
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        segments = [Segment(seg, tokenizer.word_starts(seg)) for seg in ids[start:end] if seg]
+        segments = []
+        for text, seg in zip(texts[start:end], ids[start:end], strict=True):
+            if not seg:
+                continue
+            starts = tokenizer.word_starts(seg)
+            if segmenter is not None:
+                pieces = [tokenizer.id_to_piece(i) for i in seg]
+                starts = join_segmented_words(pieces, starts, segmenter(text))
+            segments.append(Segment(seg, starts))
         if segments:
             out.append(segments)
     return out
@@ -234,7 +256,7 @@ def _build_group(job: _Job) -> dict[str, Any]:
     from albertctl.fsutil import sha256_file
 
     tokenizer, config, work_dir = _WORKER["tokenizer"], _WORKER["config"], _WORKER["work_dir"]
-    documents = tokenize_documents(job.documents, tokenizer, _WORKER["splitter"])
+    documents = tokenize_documents(job.documents, tokenizer, _WORKER["splitter"], _WORKER["segmenter"])
     options = instance_options(config, tokenizer)
     stats = GroupStats(
         documents=len(documents),
@@ -391,6 +413,10 @@ def build_pretraining_data(
         from albertctl.data.sentences import make_sentence_splitter
 
         make_sentence_splitter(config.sentence_splitter)
+    if config.word_segmenter is not None:  # likewise the word segmenter
+        from albertctl.data.words import make_word_segmenter
+
+        make_word_segmenter(config.word_segmenter)
     fingerprint = sha256_json(
         {
             "format": FORMAT_VERSION,
