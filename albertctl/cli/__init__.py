@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from albertctl import __version__
-from albertctl.cli import build_vocab, export, finetune, make_data, pipeline, pretrain
+from albertctl.cli import build_vocab, export, finetune, importer, make_data, pipeline, pretrain
 
 app = typer.Typer(
     name="albertctl",
@@ -43,7 +43,7 @@ def root(
     """albertctl: build-vocab -> make-data -> pretrain -> finetune glue."""
 
 
-for _module in (build_vocab, make_data, pretrain, finetune, export, pipeline):
+for _module in (build_vocab, make_data, pretrain, finetune, export, importer, pipeline):
     _module.register(app)
 
 _USER_ERRORS = (
