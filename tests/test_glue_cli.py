@@ -62,7 +62,7 @@ def test_finetune_eval_predict_commands(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--task", "squad"], "unknown GLUE task 'squad'"),
+        (["--task", "squad"], "unknown task 'squad'"),
         (["--task", "cola"], "no CoLA data"),
         (["--task", "sst2", "--seeds", "1,x"], "--seeds '1,x' is not a comma list"),
         (["--task", "sst2", "--lr", "0"], "lr must be > 0"),

@@ -231,3 +231,56 @@ def test_real_hf_copies_match_tsv(shared_data: Path, task: str) -> None:
     hf = read_split(spec, shared_data / "glue_hf_arrow", "dev").examples
     assert [(e.text_a, e.text_b, e.label) for e in hf] == [(e.text_a, e.text_b, e.label) for e in tsv]
     assert find_task_dir(spec, shared_data / "glue_hf_arrow")[0] == "hf"
+
+
+# --- CLUE (JSON lines) ---
+
+
+def _write_clue(root: Path) -> Path:
+    (root / "tnews").mkdir(parents=True)
+    rows = [
+        {"label": "108", "label_desc": "news_edu", "sentence": "上课时学生手机响个不停", "keywords": ""},
+        {"label": "116", "label_desc": "news_game", "sentence": '游戏 "引号" 测试', "keywords": "游戏"},
+    ]
+    for split in ("train", "dev"):
+        text = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+        (root / "tnews" / f"{split}.json").write_text(text, encoding="utf-8")
+    (root / "afqmc").mkdir()
+    pair = {"sentence1": "花呗如何还款", "sentence2": "花呗怎么还钱", "label": "1"}
+    (root / "afqmc" / "dev.json").write_text(json.dumps(pair, ensure_ascii=False) + "\n", encoding="utf-8")
+    return root
+
+
+def test_clue_json_lines(tmp_path: Path) -> None:
+    clue = _write_clue(tmp_path)
+    train = read_split(TASKS["tnews"], clue, "train")
+    assert [(e.text_a, e.text_b, e.label) for e in train.examples] == [
+        ("上课时学生手机响个不停", None, TASKS["tnews"].labels.index("108")),
+        ('游戏 "引号" 测试', None, 14),
+    ]
+    assert find_task_dir(TASKS["tnews"], clue) == ("json", clue / "tnews")
+    (pair,) = read_split(TASKS["afqmc"], clue, "dev").examples
+    assert (pair.text_a, pair.text_b, pair.label) == ("花呗如何还款", "花呗怎么还钱", 1)
+    assert TASKS["tnews"].num_labels == 15 and "tnews" not in TRAINABLE
+    with pytest.raises(AlbertctlError, match=r"missing afqmc file .*train.json \(present: dev.json\)"):
+        read_split(TASKS["afqmc"], clue, "train")
+    lines = (clue / "tnews" / "dev.json").read_text(encoding="utf-8").splitlines()
+    for bad, message in (
+        ("{not json", r"dev.json:2: not a JSON object"),
+        ('{"label": "108"}', r"dev.json:2: no 'sentence' for tnews"),
+        ('{"label": "105", "sentence": "x"}', r"dev.json:2: label '105' is not one of 100, 101"),
+    ):
+        (clue / "tnews" / "dev.json").write_text(lines[0] + "\n" + bad + "\n", encoding="utf-8")
+        with pytest.raises(AlbertctlError, match=message):
+            read_split(TASKS["tnews"], clue, "dev")
+
+
+def test_real_clue_files(shared_data: Path) -> None:
+    clue = shared_data / "zh" / "clue"
+    lines = (clue / "tnews" / "labels.json").read_text(encoding="utf-8").splitlines()
+    labels = [json.loads(line) for line in lines if line.strip()]
+    assert tuple(row["label"] for row in labels) == TASKS["tnews"].labels
+    dev = read_split(TASKS["tnews"], clue, "dev").examples
+    assert len(dev) == 10_000 and {e.label for e in dev} == set(range(15))
+    afqmc = read_split(TASKS["afqmc"], clue, "dev").examples
+    assert len(afqmc) == 4316 and sum(e.label == 1 for e in afqmc) == 1338

@@ -227,7 +227,7 @@ def test_chain_on_a_wordpiece_vocab(tiny_corpus: Path, tmp_path: Path) -> None:
     assert run.last_checkpoint is not None
     assert load_tokenizer(run.last_checkpoint).fingerprint() == tok.fingerprint()
     glue = write_sentiment_dir(tmp_path / "glue", train=32, dev=24)
-    config = FinetuneConfig(lr=2e-3, batch_size=8, max_steps=4, device="cpu")
+    config = FinetuneConfig(lr=3e-3, batch_size=16, max_steps=60, eval_every=10, seeds=(1, 2, 3), device="cpu")
     finetune_glue(
         config, tasks=parse_tasks("sst2"), data_dir=glue, model_path=tmp_path / "run", out=tmp_path / "ft"
     )
@@ -315,3 +315,40 @@ def test_jieba_segmenter_when_installed() -> None:
     from albertctl.data.words import make_word_segmenter
 
     assert "数学" in make_word_segmenter("jieba")("数学是利用符号语言研究数量的一门学科。")
+
+
+def test_finetune_a_clue_task_on_a_wordpiece_model(tmp_path: Path) -> None:
+    """The albert_zh path: a model with a BERT-Chinese-style vocab.txt fine-tuned on TNEWS (JSON
+    lines); CLUE tasks are reported without a GLUE average."""
+    import torch
+
+    from albertctl.glue.finetune import FinetuneConfig, finetune_glue
+    from albertctl.glue.tasks import parse_tasks
+    from albertctl.model import AlbertForPreTraining, get_config, save_model
+
+    topics = {"108": "甲", "116": "乙", "102": "丙"}  # one telling character per class
+    vocab = _write_vocab(tmp_path / "vocab", [*topics.values(), *ZH])
+    tok = load_tokenizer(vocab)
+    (tmp_path / "clue" / "tnews").mkdir(parents=True)
+    for split, n in (("train", 96), ("dev", 24)):
+        rows = []
+        for i in range(n):
+            label = list(topics)[i % 3]
+            text = ZH[i % 4][: 2 + i % 5] + topics[label]
+            rows.append(json.dumps({"label": label, "sentence": text}, ensure_ascii=False))
+        (tmp_path / "clue" / "tnews" / f"{split}.json").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    model = AlbertForPreTraining(
+        get_config("debug", vocab_size=tok.vocab_size), generator=torch.Generator().manual_seed(0)
+    )
+    save_model(model, tmp_path / "ckpt", tokenizer=tok)
+    config = FinetuneConfig(lr=3e-3, batch_size=16, max_steps=60, eval_every=10, seeds=(1, 2, 3), device="cpu")
+    report = finetune_glue(
+        config,
+        tasks=parse_tasks("tnews"),
+        data_dir=tmp_path / "clue",
+        model_path=tmp_path / "ckpt",
+        out=tmp_path / "ft",
+    )
+    assert report.results["glue"] is None
+    best = [s["best"]["metrics"]["accuracy"] for s in report.results["tasks"]["tnews"]["seeds"]]
+    assert min(best) > 0.6, best  # chance is 1/3

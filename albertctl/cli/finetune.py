@@ -28,7 +28,8 @@ Task = Annotated[
     str,
     typer.Option(
         "--task",
-        help="cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, a comma list, or all.",
+        help="cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli (GLUE), tnews, afqmc (CLUE), a comma "
+        "list, or all (GLUE's nine).",
         show_default=False,
     ),
 ]
@@ -104,7 +105,11 @@ def glue_summary_table(results: dict[str, Any]) -> Table:
 
     table = Table(title="GLUE dev summary (best checkpoints, seed mean)")
     cells = []
+    from albertctl.glue.tasks import TASKS
+
     for name, task in results["tasks"].items():
+        if TASKS[name].benchmark != "GLUE":
+            continue
         table.add_column(name, justify="right")
         cells.append("/".join(_pct(task["best"][m]["mean"]) for m in task["metrics"]))
     table.add_column("avg", justify="right")
@@ -205,7 +210,7 @@ def finetune_glue_command(
         log=lambda line: console.print(line, markup=False),
     )
     console.print(results_table(report.results))
-    if len(specs) > 1:
+    if len(specs) > 1 and report.results["glue"] is not None:
         console.print(glue_summary_table(report.results))
     console.print(f"wrote {report.out / 'results.json'}")
 

@@ -32,7 +32,7 @@ from albertctl.glue.batching import EncodedSet, collate, encode_examples, train_
 from albertctl.glue.evaluate import GLUE_META, RESULTS, dev_metrics, predict_logits
 from albertctl.glue.metrics import glue_score
 from albertctl.glue.readers import read_split
-from albertctl.glue.tasks import TaskSpec
+from albertctl.glue.tasks import TASKS, TaskSpec
 
 if TYPE_CHECKING:
     import torch
@@ -550,18 +550,19 @@ def finetune_glue(
                 for seed in config.seeds
             ]
             results["tasks"][name] = _task_results(task, seeds)
-        # The papers' GLUE average: per task the mean of its metrics, then the mean over tasks.
-        results["glue"] = {
-            which: float(
-                np.mean(
-                    [
-                        glue_score({k: v["mean"] for k, v in t[which].items()})
-                        for t in results["tasks"].values()
-                    ]
+        # The papers' GLUE average: per task the mean of its metrics, then the mean over the GLUE
+        # tasks run (None when only other benchmarks' tasks ran).
+        glue_tasks = [t for name, t in results["tasks"].items() if TASKS[name].benchmark == "GLUE"]
+        results["glue"] = (
+            {
+                which: float(
+                    np.mean([glue_score({k: v["mean"] for k, v in t[which].items()}) for t in glue_tasks])
                 )
-            )
-            for which in ("best", "final")
-        }
+                for which in ("best", "final")
+            }
+            if glue_tasks
+            else None
+        )
         write_json(tmp / RESULTS, results)
         manifest = {
             "kind": "glue-finetune",

@@ -7,6 +7,10 @@ tabs with no quote handling (sentences carry unbalanced ``"``), files are read a
 reference does. A row with the wrong number of columns or a label outside the task's set is an
 error naming ``file:line``.
 
+CLUE layout (JSON lines, what ``*_public.zip`` unpacks to): ``DIR/tnews/train.json``,
+``DIR/afqmc/dev.json``: one object per line, keys from the task's ``json_fields``, labels as
+strings; a bad line is an error naming ``file:line``.
+
 Hugging Face layout: ``DIR/<hf name>/<split>/data-*.arrow`` (``save_to_disk``, Arrow stream
 files + ``dataset_info.json``) or parquet files (``DIR/<hf name>/<split>/*.parquet`` or the
 hub's ``DIR/<hf name>/<split>-*.parquet``). Integer class labels are mapped to our label ids
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from albertctl.errors import AlbertctlError
-from albertctl.glue.tasks import LAST, TaskSpec, TsvColumns
+from albertctl.glue.tasks import LAST, JsonFields, TaskSpec, TsvColumns
 
 _HF_SPLITS = {
     "train": "train",
@@ -85,14 +89,17 @@ def find_task_dir(spec: TaskSpec, data_dir: Path) -> tuple[str, Path]:
     if data_dir.name.lower() in wanted:
         candidates.append(data_dir)
     for path in candidates:
+        if spec.json_fields is not None and any(path.glob("*.json")) and not _is_hf_dir(path):
+            return "json", path
         if _is_hf_dir(path):
             return "hf", path
         if any(path.glob("*.tsv")):
             return "tsv", path
+    files = f"{spec.dir_name}/*.json" if spec.json_fields is not None else f"{spec.dir_name}/*.tsv"
     raise AlbertctlError(
-        f"no {spec.dir_name} data under {data_dir} (looked for {spec.dir_name}/*.tsv or {spec.hf_name}/ "
+        f"no {spec.dir_name} data under {data_dir} (looked for {files} or {spec.hf_name}/ "
         "in the Hugging Face layout)",
-        hint="point --data-dir at the folder that holds the GLUE task folders",
+        hint=f"point --data-dir at the folder that holds the {spec.benchmark} task folders",
     )
 
 
@@ -101,15 +108,51 @@ def read_split(spec: TaskSpec, data_dir: Path, split: str) -> SplitData:
     layout, folder = find_task_dir(spec, data_dir)
     if layout == "hf":
         return read_hf_split(spec, folder, split)
-    path = folder / f"{split}.tsv"
+    suffix = ".json" if layout == "json" else ".tsv"
+    path = folder / f"{split}{suffix}"
     if not path.is_file():
-        present = ", ".join(sorted(p.name for p in folder.glob("*.tsv"))) or "none"
+        present = ", ".join(sorted(p.name for p in folder.glob(f"*{suffix}"))) or "none"
         raise AlbertctlError(
             f"missing {spec.dir_name} file {path} (present: {present})",
-            hint="download the complete task (e.g. with download_glue_data.py)",
+            hint="download the complete task (e.g. with download_glue_data.py, or CLUE's *_public.zip)",
         )
+    if layout == "json":
+        assert spec.json_fields is not None
+        return read_jsonl(path, spec, spec.json_fields, labelled=not split.startswith("test"))
     columns = spec.test if split.startswith("test") or split == "diagnostic" else spec.train_dev
+    if columns is None:
+        raise AlbertctlError(f"{spec.dir_name} has no TSV layout", hint="use its JSON or Hugging Face files")
     return read_tsv(path, spec, columns)
+
+
+def read_jsonl(path: Path, spec: TaskSpec, fields: JsonFields, *, labelled: bool = True) -> SplitData:
+    """Read one JSON-lines split (CLUE): an object per line with the task's keys."""
+    examples: list[Example] = []
+    with open(path, encoding="utf-8-sig") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise AlbertctlError(
+                    f"{where}: not a JSON object ({exc.msg})", hint="fix or remove that line"
+                ) from None
+            keys = [
+                k for k in (fields.text_a, fields.text_b, fields.label if labelled else None) if k is not None
+            ]
+            missing = [k for k in keys if not isinstance(row, dict) or k not in row]
+            if missing:
+                raise AlbertctlError(
+                    f"{where}: no {', '.join(repr(k) for k in missing)} for {spec.dir_name}",
+                    hint="the file is not in the CLUE layout for this task, or that line is damaged",
+                )
+            label = _parse_label(spec, str(row[fields.label]), where) if labelled else None
+            guid = str(row.get("id", len(examples)))
+            text_b = str(row[fields.text_b]) if fields.text_b is not None else None
+            examples.append(Example(guid=guid, text_a=str(row[fields.text_a]), text_b=text_b, label=label))
+    return SplitData(examples=examples, source=path)
 
 
 def _column(row: list[str], index: int) -> str:

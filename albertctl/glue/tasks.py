@@ -1,10 +1,12 @@
-"""The GLUE task registry: files, columns, label sets, metrics and presets, per task in one place.
+"""The task registry: files, columns, label sets, metrics and presets, per task in one place.
 
-Column indices are 0-based and follow the reference processors (REFERENCE.md §7): the classic
-GLUE TSV files are split on tabs with no quote handling. ``-1`` means "the last column" (MNLI,
-STS-B, QNLI, RTE and WNLI carry a variable number of annotation columns before the label).
-The Hugging Face layout names splits and columns differently; the ``hf_*`` fields map them.
-Nothing here does I/O.
+The nine GLUE tasks (and AX), plus the CLUE classification tasks the albert_zh community reports
+(TNEWS, AFQMC: JSON lines). Column indices are 0-based and follow the reference processors
+(REFERENCE.md §7): the classic GLUE TSV files are split on tabs with no quote handling. ``-1``
+means "the last column" (MNLI, STS-B, QNLI, RTE and WNLI carry a variable number of annotation
+columns before the label). The Hugging Face layout names splits and columns differently; the
+``hf_*`` fields map them. A new sentence(-pair) classification or regression task is one more
+``TaskSpec`` here; nothing else changes. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -53,8 +55,20 @@ class TsvColumns:
 
 
 @dataclass(frozen=True, kw_only=True)
+class JsonFields:
+    """Keys of one JSON-lines task (CLUE's ``train.json``/``dev.json``: one object per line)."""
+
+    text_a: str
+    """Key of the first text."""
+    text_b: str | None = None
+    """Key of the second text, or None for single-text tasks."""
+    label: str = "label"
+    """Key of the label (CLUE writes it as a string, ``"108"``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
-    """Everything albertctl knows about one GLUE task."""
+    """Everything albertctl knows about one task."""
 
     name: str
     """Our lower-case name, used on the command line (``sst2``)."""
@@ -68,10 +82,14 @@ class TaskSpec:
     """Official dev metrics, reported in this order."""
     selection_metric: str
     """The metric that picks the best checkpoint (the reference: MCC, Pearson, else accuracy)."""
-    train_dev: TsvColumns
-    """Columns of train.tsv and the dev files."""
-    test: TsvColumns
+    train_dev: TsvColumns | None = None
+    """Columns of train.tsv and the dev files (None: the task has no TSV layout)."""
+    test: TsvColumns | None = None
     """Columns of the test files."""
+    json_fields: JsonFields | None = None
+    """Keys of the JSON-lines layout (``train.json``, ``dev.json``), for CLUE tasks."""
+    benchmark: str = "GLUE"
+    """Which benchmark the task belongs to (``--task all`` and the summary average are GLUE's)."""
     dev_splits: tuple[str, ...] = ("dev",)
     """Dev file stems (``dev.tsv``); MNLI has matched and mismatched."""
     test_splits: tuple[tuple[str, str], ...] = ()
@@ -244,10 +262,38 @@ TASKS: dict[str, TaskSpec] = {
             hf_columns=("premise", "hypothesis"),
             hf_label_names=("entailment", "neutral", "contradiction"),
         ),
+        # CLUE (Chinese). Presets: CLUEbenchmark/CLUE's BERT baseline scripts
+        # (run_classifier_{tnews,afqmc}.sh: lr 3e-5, batch 16, 2 epochs, 10% warm-up, MSL 128).
+        TaskSpec(
+            name="tnews",
+            dir_name="tnews",
+            hf_name="tnews",
+            # CLUE's labels.json: 15 news categories, ids 100-116 without 105 and 111.
+            labels=tuple(str(i) for i in range(100, 117) if i not in (105, 111)),
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            json_fields=JsonFields(text_a="sentence"),
+            hf_columns=("sentence", None),
+            benchmark="CLUE",
+            preset=Preset(lr=3e-5, batch_size=16, dropout=0.0, max_steps=6670, warmup_steps=667),
+        ),
+        TaskSpec(
+            name="afqmc",
+            dir_name="afqmc",
+            hf_name="afqmc",
+            labels=_BINARY,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            json_fields=JsonFields(text_a="sentence1", text_b="sentence2"),
+            benchmark="CLUE",
+            preset=Preset(lr=3e-5, batch_size=16, dropout=0.0, max_steps=4292, warmup_steps=429),
+        ),
     )
 }
 
-TRAINABLE = tuple(name for name, spec in TASKS.items() if spec.preset is not None)
+TRAINABLE = tuple(
+    name for name, spec in TASKS.items() if spec.preset is not None and spec.benchmark == "GLUE"
+)
 """The nine tasks `finetune glue --task all` runs, in the GLUE paper's order."""
 
 _ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "diagnostic": "ax", "mnli-m": "mnli"}
@@ -259,7 +305,7 @@ def get_task(name: str) -> TaskSpec:
     key = _ALIASES.get(key, key)
     if key not in TASKS:
         raise AlbertctlError(
-            f"unknown GLUE task {name!r}",
+            f"unknown task {name!r}",
             hint=f"known tasks: {', '.join(TASKS)} (or 'all')",
         )
     return TASKS[key]
