@@ -227,7 +227,7 @@ def test_chain_on_a_wordpiece_vocab(tiny_corpus: Path, tmp_path: Path) -> None:
     assert run.last_checkpoint is not None
     assert load_tokenizer(run.last_checkpoint).fingerprint() == tok.fingerprint()
     glue = write_sentiment_dir(tmp_path / "glue", train=32, dev=24)
-    config = FinetuneConfig(lr=3e-3, batch_size=16, max_steps=60, eval_every=10, seeds=(1, 2, 3), device="cpu")
+    config = FinetuneConfig(lr=2e-3, batch_size=8, max_steps=4, device="cpu")
     finetune_glue(
         config, tasks=parse_tasks("sst2"), data_dir=glue, model_path=tmp_path / "run", out=tmp_path / "ft"
     )
@@ -341,7 +341,9 @@ def test_finetune_a_clue_task_on_a_wordpiece_model(tmp_path: Path) -> None:
         get_config("debug", vocab_size=tok.vocab_size), generator=torch.Generator().manual_seed(0)
     )
     save_model(model, tmp_path / "ckpt", tokenizer=tok)
-    config = FinetuneConfig(lr=3e-3, batch_size=16, max_steps=60, eval_every=10, seeds=(1, 2, 3), device="cpu")
+    config = FinetuneConfig(
+        lr=3e-3, batch_size=16, max_steps=60, eval_every=10, seeds=(1, 2, 3), device="cpu"
+    )
     report = finetune_glue(
         config,
         tasks=parse_tasks("tnews"),
