@@ -39,6 +39,20 @@ def ngram_probs(ngram: int, *, favor_shorter: bool = True) -> np.ndarray:
     return pvals if favor_shorter else pvals[::-1].copy()
 
 
+_CUMULATIVE: dict[bytes, list[float]] = {}
+
+
+def _cumulative(pvals: np.ndarray) -> list[float]:
+    """The cumulative P(n) as a list ending exactly at 1.0, cached (one law per build)."""
+    key = pvals.tobytes()
+    found = _CUMULATIVE.get(key)
+    if found is None:
+        found = np.cumsum(pvals).tolist()
+        found[-1] = 1.0
+        _CUMULATIVE[key] = found
+    return found
+
+
 def ngram_from_uniform(cumulative: Sequence[float], u: float) -> int:
     """n in 1..len(cumulative) for a uniform ``u`` in [0, 1): the inverse of the cumulative P(n)."""
     return min(1 + bisect.bisect_right(cumulative, u), len(cumulative))
@@ -118,8 +132,7 @@ def mask_ngrams(
     # All uniforms are drawn up front in three vector calls (scalar Generator calls cost ~1 µs
     # each): one per visited start for n (inverse CDF, the law of ``rng.choice(p=pvals)``), and
     # per masked position one for 80% [MASK], one for keep-vs-random and one random id.
-    cumulative = np.cumsum(pvals).tolist()
-    cumulative[-1] = 1.0
+    cumulative = _cumulative(pvals)
     n_draws = rng.random(len(order)).tolist()
     kind_draws = rng.random((num_to_predict, 2)).tolist()
     random_ids = rng.integers(0, vocab_size, num_to_predict).tolist()
@@ -129,14 +142,14 @@ def mask_ngrams(
         if len(labels) >= num_to_predict:
             break
         n = ngram_from_uniform(cumulative, n_draws[visit])
-        index_set = [pos for word in candidates[k : k + n] for pos in word]
+        index_set = candidates[k] if n == 1 else [pos for word in candidates[k : k + n] for pos in word]
         # Fall back to shorter n-grams while this one would exceed the budget (reference loop).
         while len(labels) + len(index_set) > num_to_predict and n > 1:
             n -= 1
             index_set = [pos for word in candidates[k : k + n] for pos in word]
         if len(labels) + len(index_set) > num_to_predict:
             continue
-        if any(pos in covered for pos in index_set):
+        if not covered.isdisjoint(index_set):
             continue
         for pos in index_set:
             covered.add(pos)
