@@ -71,6 +71,8 @@ def test_classifier_and_sop_weights_keep_their_layout() -> None:
     assert torch.equal(state["classifier.weight"], torch.from_numpy(weights))
     assert torch.equal(state["albert.pooler.weight"], torch.from_numpy(kernel.T))
     assert set(state) == {"classifier.weight", "classifier.bias", "albert.pooler.weight"}
+    hub, unknown = tf_to_hf_state_dict({"module/bert/pooler/dense/kernel": kernel, "module/global_step": 1})
+    assert list(hub) == ["albert.pooler.weight"] and not unknown  # TF-Hub exports prefix "module/"
 
 
 def test_cli_import_then_export_loads_in_transformers(tmp_path: Path) -> None:

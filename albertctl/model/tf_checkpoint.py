@@ -154,7 +154,7 @@ def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
                 continue
             name = key.decode("utf-8")
             entries[name] = _parse_entry(value, name, index)
-    shards: dict[int, bytes] = {}
+    shards: dict[int, np.ndarray] = {}  # memory maps: optimizer slots are never read into memory
     out: dict[str, np.ndarray] = {}
     for name, entry in entries.items():
         if entry.dtype not in _DTYPES:
@@ -165,7 +165,9 @@ def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
                 raise AlbertctlError(
                     f"{path} is missing (named by {index})", hint="copy every file of the checkpoint"
                 )
-            shards[entry.shard] = path.read_bytes()
+            shards[entry.shard] = (
+                np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else np.zeros(0, np.uint8)
+            )
         shard = shards[entry.shard]
         dtype = _dtype(_DTYPES[entry.dtype])
         count = int(np.prod(entry.shape, dtype=np.int64))
@@ -173,7 +175,7 @@ def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
             raise AlbertctlError(
                 f"{index}: {name} does not fit its data shard (truncated or corrupt checkpoint)"
             )
-        out[name] = np.frombuffer(shard, dtype=dtype, count=count, offset=entry.offset).reshape(entry.shape)
+        out[name] = shard[entry.offset : entry.offset + entry.size].view(dtype).reshape(entry.shape)
     return out
 
 
@@ -192,7 +194,10 @@ def tf_to_hf_state_dict(tensors: dict[str, np.ndarray]) -> tuple[dict[str, Any],
 
     state: dict[str, Any] = {}
     unknown: list[str] = []
+    # TF-Hub module exports put every variable under "module/".
+    hub = bool(tensors) and all(name.startswith("module/") for name in tensors)
     for name, array in sorted(tensors.items()):
+        name = name.removeprefix("module/") if hub else name
         if _SKIPPED.search(name):
             continue
         key = None
