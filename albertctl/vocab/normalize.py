@@ -69,8 +69,6 @@ def _char_class(chars: list[str]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-# Whitespace other than " ": sre's Unicode ``\s`` is ``str.isspace`` (what ``str.split()`` splits on).
-_ODD_SPACE = re.compile(r"[^\S ]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -89,8 +87,10 @@ def _all_marks() -> dict[int, None]:
 
 
 def _collapse_spaces(text: str) -> str:
-    # Most lines already have single spaces only: C-speed checks instead of split + join.
-    if "  " in text or text[:1] == " " or text[-1:] == " " or _ODD_SPACE.search(text):
+    # Most lines already have single spaces only: C-speed checks instead of split + join. Every
+    # whitespace character but " " is non-printable (Cc, Zs, Zl, Zp), so a printable text holds
+    # none; a non-printable one (rare) takes split + join, which leaves it unchanged if it has none.
+    if "  " in text or text[:1] == " " or text[-1:] == " " or not text.isprintable():
         return " ".join(text.split())
     return text
 
