@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.vocab.spm_proto import _fields, _read_varint
+from albertctl.fsutil import read_json
+from albertctl.vocab.spm_proto import message_fields, read_varint
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_SIZE = 48
@@ -90,9 +91,9 @@ def _entries(block: bytes) -> list[tuple[bytes, bytes]]:
     out: list[tuple[bytes, bytes]] = []
     pos, key = 0, b""
     while pos < end:
-        shared, pos = _read_varint(block, pos)
-        unshared, pos = _read_varint(block, pos)
-        length, pos = _read_varint(block, pos)
+        shared, pos = read_varint(block, pos)
+        unshared, pos = read_varint(block, pos)
+        length, pos = read_varint(block, pos)
         key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
         out.append((key, block[pos : pos + length]))
@@ -101,8 +102,8 @@ def _entries(block: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _handle(value: bytes) -> tuple[int, int]:
-    offset, pos = _read_varint(value, 0)
-    size, _ = _read_varint(value, pos)
+    offset, pos = read_varint(value, 0)
+    size, _ = read_varint(value, pos)
     return offset, size
 
 
@@ -118,11 +119,11 @@ class _Entry:
 def _parse_entry(value: bytes, name: str, where: Path) -> _Entry:
     fields: dict[int, Any] = {}
     shape: list[int] = []
-    for number, _, field in _fields(value):
+    for number, _, field in message_fields(value):
         if number == 2:  # TensorShapeProto: repeated Dim dim = 2 { int64 size = 1 }
-            for inner_number, _, dim in _fields(field):
+            for inner_number, _, dim in message_fields(field):
                 if inner_number == 2:
-                    shape.append(next((v for n, _, v in _fields(dim) if n == 1), 0))
+                    shape.append(next((v for n, _, v in message_fields(dim) if n == 1), 0))
         elif number == 7:
             raise AlbertctlError(f"{where}: {name} is a partitioned variable, which albertctl does not read")
         else:
@@ -141,16 +142,16 @@ def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
     if len(data) < _FOOTER_SIZE or int.from_bytes(data[-8:], "little") != _TABLE_MAGIC:
         raise AlbertctlError(f"{index} is not a TensorFlow checkpoint index (bad magic number)")
     footer = data[-_FOOTER_SIZE:]
-    _, pos = _read_varint(footer, 0)  # metaindex handle: offset
-    _, pos = _read_varint(footer, pos)  # and size (unused)
-    index_offset, pos = _read_varint(footer, pos)
-    index_size, _ = _read_varint(footer, pos)
+    _, pos = read_varint(footer, 0)  # metaindex handle: offset
+    _, pos = read_varint(footer, pos)  # and size (unused)
+    index_offset, pos = read_varint(footer, pos)
+    index_size, _ = read_varint(footer, pos)
     entries: dict[str, _Entry] = {}
     num_shards = 1
     for _, handle in _entries(_block(data, index_offset, index_size, index)):
         for key, value in _entries(_block(data, *_handle(handle), index)):
             if key == b"":  # BundleHeaderProto { int32 num_shards = 1; ... }
-                num_shards = next((v for n, _, v in _fields(value) if n == 1), 1)
+                num_shards = next((v for n, _, v in message_fields(value) if n == 1), 1)
                 continue
             name = key.decode("utf-8")
             entries[name] = _parse_entry(value, name, index)
@@ -303,8 +304,6 @@ def import_tf(
     overwrite: bool = False,
 ) -> ImportReport:
     """Write ``out_dir`` as an albertctl model folder from a TF ALBERT checkpoint (module docstring)."""
-    import json
-
     import torch
 
     from albertctl.model import hf
@@ -320,11 +319,7 @@ def import_tf(
         raise AlbertctlError(
             f"no albert_config.json beside {prefix}", hint="pass the model's config with --config FILE"
         )
-    try:
-        tf_config = json.loads(config_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AlbertctlError(f"{config_file} is not valid JSON ({exc.msg})") from None
-    config, _ = hf.from_hf_config(tf_config_to_hf(tf_config))
+    config, _ = hf.from_hf_config(tf_config_to_hf(read_json(config_file)))
     tensors = read_tf_checkpoint(prefix)
     hf_state, unknown = tf_to_hf_state_dict(tensors)
     state, unknown_hf = hf.from_hf_state_dict(hf_state)

@@ -15,7 +15,7 @@ from typing import Any
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     value, shift = 0, 0
     while True:
         byte = data[pos]
@@ -26,19 +26,19 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: bytes) -> list[tuple[int, int, Any]]:
+def message_fields(data: bytes) -> list[tuple[int, int, Any]]:
     """(field number, wire type, value) of one protobuf message; bytes for length-delimited."""
     out: list[tuple[int, int, Any]] = []
     pos = 0
     while pos < len(data):
-        key, pos = _read_varint(data, pos)
+        key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _read_varint(data, pos)
+            value, pos = read_varint(data, pos)
         elif wire == 1:
             value, pos = data[pos : pos + 8], pos + 8
         elif wire == 2:
-            length, pos = _read_varint(data, pos)
+            length, pos = read_varint(data, pos)
             value, pos = data[pos : pos + length], pos + length
         elif wire == 5:
             value, pos = data[pos : pos + 4], pos + 4
@@ -50,9 +50,9 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
 
 def precompiled_charsmap(model_bytes: bytes) -> bytes:
     """``ModelProto.normalizer_spec.precompiled_charsmap`` (field 3, then field 2), or ``b""``."""
-    for number, wire, value in _fields(model_bytes):
+    for number, wire, value in message_fields(model_bytes):
         if number == 3 and wire == 2:
-            for inner_number, inner_wire, inner in _fields(value):
+            for inner_number, inner_wire, inner in message_fields(value):
                 if inner_number == 2 and inner_wire == 2:
                     return bytes(inner)
     return b""
@@ -60,9 +60,9 @@ def precompiled_charsmap(model_bytes: bytes) -> bytes:
 
 def is_unigram(model_bytes: bytes) -> bool:
     """Whether ``TrainerSpec.model_type`` (field 2, then field 3) is UNIGRAM (1, the default)."""
-    for number, wire, value in _fields(model_bytes):
+    for number, wire, value in message_fields(model_bytes):
         if number == 2 and wire == 2:
-            for inner_number, inner_wire, inner in _fields(value):
+            for inner_number, inner_wire, inner in message_fields(value):
                 if inner_number == 3 and inner_wire == 0:
                     return inner == 1
     return True
@@ -71,10 +71,10 @@ def is_unigram(model_bytes: bytes) -> bool:
 def piece_types(model_bytes: bytes) -> list[int]:
     """The ``SentencePiece.Type`` of every piece, in id order (NORMAL when not set)."""
     types: list[int] = []
-    for number, wire, value in _fields(model_bytes):
+    for number, wire, value in message_fields(model_bytes):
         if number == 1 and wire == 2:
             kind = NORMAL
-            for inner_number, inner_wire, inner in _fields(value):
+            for inner_number, inner_wire, inner in message_fields(value):
                 if inner_number == 3 and inner_wire == 0:
                     kind = inner
             types.append(kind)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -318,13 +317,12 @@ def _hf_normalization(hf: dict[str, Any]) -> NormalizationConfig:
     )
 
 
-def _read_json(path: Path, hint: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AlbertctlError(f"{path} is not valid JSON ({exc.msg})", hint=hint) from None
+def _read_object(path: Path) -> dict[str, Any]:
+    from albertctl.fsutil import read_json
+
+    data = read_json(path)
     if not isinstance(data, dict):
-        raise AlbertctlError(f"{path} must hold a JSON object", hint=hint)
+        raise AlbertctlError(f"{path} must hold a JSON object", hint="fix or remove the file")
     return data
 
 
@@ -364,7 +362,7 @@ def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule | None = 
         )
     config: dict[str, Any] = {}
     if (directory / CONFIG_FILE).is_file():
-        config = _read_json(directory / CONFIG_FILE, "rebuild the vocabulary")
+        config = _read_object(directory / CONFIG_FILE)
         named = config.get("kind", "sentencepiece")
         if named not in _KIND_FILES:
             raise AlbertctlError(
@@ -382,7 +380,7 @@ def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule | None = 
             hint="build one with `albertctl build-vocab`, or pass a directory with spiece.model or vocab.txt",
         )
     hf_file = directory / "tokenizer_config.json"
-    hf = _read_json(hf_file, "fix or remove the file") if hf_file.is_file() else {}
+    hf = _read_object(hf_file) if hf_file.is_file() else {}
     settings = config.get("normalization", {}) if config else None
     if kind == "wordpiece":
         wordpiece = (
