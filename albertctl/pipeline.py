@@ -31,7 +31,7 @@ from typing import Any
 
 from albertctl import __version__
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import sha256_file, sha256_json, write_json
+from albertctl.fsutil import read_json, sha256_file, sha256_json, write_json
 
 try:  # Python >= 3.11
     import tomllib
@@ -465,7 +465,7 @@ def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
     path = Path(ft_dir) / "results.json"
     if not path.is_file():
         return None
-    results = json.loads(path.read_text(encoding="utf-8"))
+    results = read_json(path)
     entry = results.get("tasks", {}).get(task, {})
     names = entry.get("metrics") or list(entry.get("best", {}))
     if names and isinstance(entry.get("best", {}).get(names[0]), dict):
@@ -490,7 +490,7 @@ def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
     corpus: dict[str, Any] = {}
     manifest = out / "demo-data" / "manifest.json"
     if manifest.is_file():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data = read_json(manifest)
         corpus = {
             "source": data["source"],
             "train": data["train"],

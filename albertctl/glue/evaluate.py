@@ -10,7 +10,6 @@ labels, max_seq_length) beside the model files, so eval/predict need no flags to
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
+from albertctl.fsutil import read_json
 from albertctl.glue.batching import EncodedSet, encode_examples, eval_batches
 from albertctl.glue.metrics import task_metrics
 from albertctl.glue.readers import read_split
@@ -92,7 +92,7 @@ class FineTunedModel:
 def read_glue_meta(path: Path) -> dict[str, Any] | None:
     """``glue.json`` of a fine-tuned checkpoint, or None."""
     meta = Path(path) / GLUE_META
-    return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
+    return read_json(meta) if meta.is_file() else None
 
 
 def resolve_finetuned(path: Path, task: TaskSpec | None, *, which: str = "best") -> FineTunedModel:
@@ -100,7 +100,7 @@ def resolve_finetuned(path: Path, task: TaskSpec | None, *, which: str = "best")
     path = Path(path)
     results_file = path / RESULTS
     if results_file.is_file():
-        results = json.loads(results_file.read_text(encoding="utf-8"))
+        results = read_json(results_file)
         tasks = results.get("tasks", {})
         if task is None:
             if len(tasks) != 1:
@@ -138,7 +138,7 @@ def resolve_models(path: Path, task: str = "all", *, which: str = "best") -> dic
     path = Path(path)
     if task.strip().lower() == "all":
         if (path / RESULTS).is_file():
-            names = list(json.loads((path / RESULTS).read_text(encoding="utf-8")).get("tasks", {}))
+            names = list(read_json(path / RESULTS).get("tasks", {}))
             specs: list[TaskSpec | None] = [get_task(name) for name in names]
         else:
             specs = [None]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from albertctl.errors import AlbertctlError
+from albertctl.fsutil import read_json
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
 from albertctl.vocab.spm_proto import USER_DEFINED, piece_types
 
@@ -318,8 +319,6 @@ def _hf_normalization(hf: dict[str, Any]) -> NormalizationConfig:
 
 
 def _read_object(path: Path) -> dict[str, Any]:
-    from albertctl.fsutil import read_json
-
     data = read_json(path)
     if not isinstance(data, dict):
         raise AlbertctlError(f"{path} must hold a JSON object", hint="fix or remove the file")
