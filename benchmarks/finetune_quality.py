@@ -18,6 +18,13 @@ The random-init side does not depend on the pretrained weights, so comparing a s
 run can reuse the first comparison's random-init runs: ``--random-from bench-out/finetune-quality``
 reads ``DIR/TASK-random`` and refuses it unless its device, seeds, fine-tuning config, resolved
 hyperparameters, vocabulary and architecture match this run's.
+
+The table's last column is the gain paired by seed (a seed fixes the batch order and the
+classifier's initial weights on both sides): the mean of pretrained minus random over seeds,
+± its standard error. ``--summarize A.json B.json`` merges the ``--json`` tables of runs over
+different seeds (e.g. seeds 1-3 and 4-6 of the same model) and prints the table of all seeds::
+
+    .venv/bin/python benchmarks/finetune_quality.py --summarize cola-123.json cola-456.json
 """
 
 from __future__ import annotations
@@ -44,6 +51,45 @@ def _fmt(values: list[float]) -> str:
     mean = statistics.mean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{mean * 100:6.2f} ± {std * 100:4.2f}"
+
+
+def _paired(pretrained: list[float], random: list[float]) -> str:
+    diffs = [p - r for p, r in zip(pretrained, random, strict=True)]
+    se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+    return f"{statistics.mean(diffs) * 100:+6.2f} ± {se * 100:4.2f}"
+
+
+def _print_table(title: str, table: dict[str, dict]) -> None:
+    print(f"\n{title}; mean ± std over seeds (x100), paired gain ± standard error")
+    print(f"{'task':<6} {'metric':<12} {'pretrained best':>16} {'random best':>16} "
+          f"{'pretrained final':>17} {'random final':>16} {'best gain':>15}")  # fmt: skip
+    for task, row in table.items():
+        names = [k.split(":", 1)[1] for k in row["pretrained"]["metrics"] if k.startswith("best:")]
+        for name in names:
+            p, r = row["pretrained"]["metrics"], row["random"]["metrics"]
+            print(
+                f"{task:<6} {name:<12} {_fmt(p['best:' + name]):>16} {_fmt(r['best:' + name]):>16} "
+                f"{_fmt(p['final:' + name]):>17} {_fmt(r['final:' + name]):>16} "
+                f"{_paired(p['best:' + name], r['best:' + name]):>15}"
+            )
+
+
+def _summarize(paths: list[Path]) -> None:
+    """Merge the --json tables of one model's runs over different seeds, task by task."""
+    merged: dict[str, dict] = {}
+    models, seeds = set(), []
+    for path in paths:
+        saved = json.loads(path.read_text())
+        models.add(saved["model"])
+        seeds += saved["seeds"]
+        for task, row in saved["tasks"].items():
+            into = merged.setdefault(task, {side: {"metrics": {}} for side in row})
+            for side, result in row.items():
+                for name, values in result["metrics"].items():
+                    into[side]["metrics"].setdefault(name, []).extend(values)
+    if len(models) != 1:
+        raise SystemExit(f"the tables are of different models: {sorted(models)}")
+    _print_table(f"model {models.pop()}, seeds {','.join(map(str, seeds))}, dev set", merged)
 
 
 def _model_config(run: Path, task: str) -> dict:
@@ -76,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", type=Path, required=True, help="pretraining run dir or checkpoint")
+    parser.add_argument("--model", type=Path, help="pretraining run dir or checkpoint")
     parser.add_argument("--glue-dir", type=Path, default=GLUE)
     parser.add_argument("--tasks", default="cola,sst2,mrpc")
     parser.add_argument("--seeds", default="1,2,3")
@@ -90,7 +136,12 @@ def main() -> None:
     parser.add_argument(
         "--random-from", type=Path, help="reuse random-init runs from this earlier --work dir"
     )
+    parser.add_argument("--summarize", type=Path, nargs="+", help="merge these --json tables; run nothing")
     args = parser.parse_args()
+    if args.summarize:
+        return _summarize(args.summarize)
+    if args.model is None:
+        parser.error("--model is required (or --summarize)")
     if not args.glue_dir.is_dir():
         raise SystemExit(f"{args.glue_dir} not found (the shared data is optional; pass --glue-dir)")
 
@@ -132,17 +183,7 @@ def main() -> None:
             }
             print(f"{spec.name} {init}: {time.monotonic() - started:.0f} s", flush=True)
 
-    print(f"\nmodel {args.model}, seeds {args.seeds}, dev set; mean ± std over seeds (x100)")
-    print(f"{'task':<6} {'metric':<12} {'pretrained best':>16} {'random best':>16} "
-          f"{'pretrained final':>17} {'random final':>16}")  # fmt: skip
-    for task, row in table.items():
-        names = [k.split(":", 1)[1] for k in row["pretrained"]["metrics"] if k.startswith("best:")]
-        for name in names:
-            p, r = row["pretrained"]["metrics"], row["random"]["metrics"]
-            print(
-                f"{task:<6} {name:<12} {_fmt(p['best:' + name]):>16} {_fmt(r['best:' + name]):>16} "
-                f"{_fmt(p['final:' + name]):>17} {_fmt(r['final:' + name]):>16}"
-            )
+    _print_table(f"model {args.model}, seeds {args.seeds}, dev set", table)
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "seeds": seeds, "tasks": table}, indent=1))
 
