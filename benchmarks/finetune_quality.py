@@ -83,12 +83,18 @@ def _summarize(paths: list[Path]) -> None:
         models.add(saved["model"])
         seeds += saved["seeds"]
         for task, row in saved["tasks"].items():
-            into = merged.setdefault(task, {side: {"metrics": {}} for side in row})
+            into = merged.setdefault(
+                task, {side: {"metrics": {}, "hparams": r["hparams"]} for side, r in row.items()}
+            )
             for side, result in row.items():
+                if result["hparams"] != into[side]["hparams"]:
+                    raise SystemExit(f"{path}: {task} {side} was fine-tuned with other hyperparameters")
                 for name, values in result["metrics"].items():
                     into[side]["metrics"].setdefault(name, []).extend(values)
     if len(models) != 1:
         raise SystemExit(f"the tables are of different models: {sorted(models)}")
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"a seed appears in more than one table: {seeds}")
     _print_table(f"model {models.pop()}, seeds {','.join(map(str, seeds))}, dev set", merged)
 
 
