@@ -37,6 +37,7 @@ def main() -> None:
 
     import torch
 
+    from albertctl.data.loader import ShardSet, read_data_info
     from albertctl.train.distributed import DistContext
     from albertctl.train.pretrain import PretrainConfig, _Trainer
     from albertctl.train.runtime import resolve_device, resolve_precision
@@ -45,19 +46,20 @@ def main() -> None:
     precision = resolve_precision(args.precision, device)
     print(f"{'checkpoint':<60} {'eval data':<32} {'MLM acc':>8} {'MLM loss':>9} {'SOP acc':>8}")
     for ckpt in args.checkpoints:
-        for data in args.eval_data:
-            with tempfile.TemporaryDirectory() as tmp:
-                config = PretrainConfig(
-                    data=(data,), out=Path(tmp) / "run", init=ckpt, eval_data=(data,),
-                    eval_max_sequences=args.max_sequences, batch_size=256, warmup_steps=0,
-                    tensorboard=False, precision=args.precision,
-                )  # fmt: skip
-                trainer = _Trainer(config, DistContext(), device, precision, lambda event: None)
-                with torch.random.fork_rng(devices=[]):
-                    trainer._build()
+        with tempfile.TemporaryDirectory() as tmp:
+            config = PretrainConfig(
+                data=(args.eval_data[0],), out=Path(tmp) / "run", init=ckpt, eval_data=(args.eval_data[0],),
+                eval_max_sequences=args.max_sequences, batch_size=256, warmup_steps=0,
+                tensorboard=False, precision=args.precision,
+            )  # fmt: skip
+            trainer = _Trainer(config, DistContext(), device, precision, lambda event: None)
+            with torch.random.fork_rng(devices=[]):
+                trainer._build()  # loads the checkpoint once; each set below swaps only the shards
+                for data in args.eval_data:
+                    trainer.eval_shards = ShardSet(read_data_info(data).shards)
                     values = trainer._evaluate(_Quiet())
-            print(f"{str(ckpt):<60} {str(data):<32} {values['mlm_acc']:>8.2%} "
-                  f"{values['mlm_loss']:>9.3f} {values['sop_acc']:>8.2%}")  # fmt: skip
+                    print(f"{str(ckpt):<60} {str(data):<32} {values['mlm_acc']:>8.2%} "
+                          f"{values['mlm_loss']:>9.3f} {values['sop_acc']:>8.2%}")  # fmt: skip
 
 
 if __name__ == "__main__":

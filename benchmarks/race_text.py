@@ -20,7 +20,6 @@ RACE is released for non-commercial research use; nothing of it is stored in thi
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import tarfile
@@ -52,17 +51,16 @@ def _shingles(text: str, n: int = 10) -> set[tuple[str, ...]]:
 
 
 def _glue_dev_rows(glue: Path) -> dict[str, list[str]]:
-    """Dev sentences of the GLUE tasks present (CoLA: no header, sentence in column 4)."""
+    """Dev texts of the GLUE tasks present, read by the fine-tuning reader (all the files' quirks)."""
+    from albertctl.glue.readers import read_split
+    from albertctl.glue.tasks import get_task
+
     rows: dict[str, list[str]] = {}
-    for task, header, columns in (("CoLA", False, (3,)), ("SST-2", True, (0,)), ("MRPC", True, (3, 4))):
-        path = glue / task / "dev.tsv"
-        if not path.is_file():
-            continue
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-            if header:
-                next(reader)
-            rows[task] = [" ".join(r[c] for c in columns) for r in reader]
+    for name in ("cola", "sst2", "mrpc"):
+        spec = get_task(name)
+        if (glue / spec.dir_name).is_dir():
+            split = read_split(spec, glue, "dev")
+            rows[spec.dir_name] = [" ".join(filter(None, (e.text_a, e.text_b))) for e in split.examples]
     return rows
 
 
