@@ -23,6 +23,7 @@ command is the caller's ``run_argv`` callable (the CLI passes ``albertctl.cli.ma
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -335,7 +336,12 @@ def build_stages(config: Mapping[str, Any], *, source_fingerprint: str = "") -> 
     ]
     for name, text, flags in (
         ("data", "train.txt", table("data")),
-        ("eval-data", "heldout.txt", table("data") + table("eval_data")),
+        # [eval_data] overrides [data] key by key, so each flag appears once in the command.
+        (
+            "eval-data",
+            "heldout.txt",
+            flags_from_table({**config.get("data", {}), **config.get("eval_data", {})}),
+        ),
     ):
         stages.append(
             Stage(
@@ -479,6 +485,62 @@ def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
     return None
 
 
+def read_seed_metrics(ft_dir: Path, task: str, metric: str) -> dict[int, float]:
+    """``{seed: best dev value of metric}`` from ``FT_DIR/results.json`` ({} when absent)."""
+    path = Path(ft_dir) / "results.json"
+    if not path.is_file():
+        return {}
+    seeds = read_json(path).get("tasks", {}).get(task, {}).get("seeds", [])
+    return {
+        int(run["seed"]): float(run["best"]["metrics"][metric])
+        for run in seeds
+        if metric in run.get("best", {}).get("metrics", {})
+    }
+
+
+# A gain is called clear when it is at least this many standard errors of the paired difference.
+CLEAR_GAIN_SE = 3.0
+
+
+def paired_gain(pretrained: Mapping[int, float], scratch: Mapping[int, float]) -> dict[str, Any]:
+    """Mean ± sample std per side and the gain paired by seed ± its standard error.
+
+    Only seeds run on both sides count. ``se`` is the sample std of the per-seed differences over
+    the square root of their number (None with one seed); ``clear`` says the gain is at least
+    ``CLEAR_GAIN_SE`` standard errors above zero.
+    """
+    seeds = sorted(set(pretrained) & set(scratch))
+    if not seeds:
+        return {"seeds": []}
+
+    def mean_std(values: list[float]) -> tuple[float, float | None]:
+        mean = sum(values) / len(values)
+        if len(values) < 2:
+            return mean, None
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+    pre_mean, pre_std = mean_std([pretrained[k] for k in seeds])
+    scratch_mean, scratch_std = mean_std([scratch[k] for k in seeds])
+    gain, diff_std = mean_std([pretrained[k] - scratch[k] for k in seeds])
+    se = None if diff_std is None else diff_std / math.sqrt(len(seeds))
+    if se is None:
+        clear = False
+    elif se == 0:
+        clear = gain > 0
+    else:
+        clear = gain >= CLEAR_GAIN_SE * se
+    return {
+        "seeds": seeds,
+        "pretrained_mean": pre_mean,
+        "pretrained_std": pre_std,
+        "scratch_mean": scratch_mean,
+        "scratch_std": scratch_std,
+        "gain": gain,
+        "gain_se": se,
+        "clear": clear,
+    }
+
+
 def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
     """What the results table shows, read back from what the stages wrote.
 
@@ -510,6 +572,10 @@ def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
                     "metric": metric,
                     "pretrained": pretrained[1] if pretrained else None,
                     "scratch": scratch[1] if scratch else None,
+                    "paired": paired_gain(
+                        read_seed_metrics(out / f"finetune-{task}", task, metric),
+                        read_seed_metrics(out / f"baseline-{task}", task, metric),
+                    ),
                 }
             )
     checkpoint = next(iter(sorted((out / "pretrain" / "checkpoints").glob("step-*"))[-1:]), None)

@@ -35,24 +35,51 @@ def test_user_error_is_one_line_and_exit_1(tmp_path, capsys: pytest.CaptureFixtu
     assert not (tmp_path / "vocab").exists()
 
 
-def test_help_texts_survive_rich_markup() -> None:
-    """Rich reads "[word]" in help text as a style tag and drops it; such brackets must be escaped."""
-    import re
-
+def _all_commands():
     import typer
 
     from albertctl.cli import app
     from albertctl.docgen import iter_commands
 
-    tag = re.compile(r"(?<!\\)\[/?[a-z][\w .=#-]*\]")  # what rich would take for markup
+    return list(iter_commands(typer.main.get_command(app)))
+
+
+def test_help_texts_are_plain() -> None:
+    """Help is printed as written (click's layout, no rich markup), so no text may carry escapes."""
     found = [
         f"{' '.join(path)} {getattr(param, 'name', '')}: {text!r}"
-        for path, command in iter_commands(typer.main.get_command(app))
+        for path, command in _all_commands()
         for param in [None, *command.params]
         for text in [command.help if param is None else getattr(param, "help", None)]
-        if text and tag.search(text)
+        if text and "\\" in text
     ]
     assert not found
+
+
+def test_help_reads_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every option name whole, no line past 80 columns, no metavar on flags, a default shown once."""
+    import re
+
+    monkeypatch.setenv("COLUMNS", "80")
+    commands = _all_commands()
+    assert len(commands) >= 10
+    for path, command in commands:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*path, "--help"])
+        assert exit_info.value.code == 0
+        shown = capsys.readouterr().out
+        where = " ".join(path)
+        assert max(len(line) for line in shown.splitlines()) <= 80, where
+        assert "<bool>" not in shown, where
+        for param in command.params:
+            for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
+                if name.startswith("-"):
+                    assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", shown), (where, name)
+            record = param.get_help_record(command.make_context(path[-1], ["--help"], resilient_parsing=True))
+            if record:  # (names, help with its default): the default is named at most once
+                assert record[1].lower().count("default") <= 1, (where, record)
 
 
 def test_bracketed_help_is_shown(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

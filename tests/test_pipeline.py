@@ -247,3 +247,43 @@ def test_pipeline_cli_dry_run_and_config_errors(tmp_path: Path, capsys: pytest.C
         main(["pipeline", str(config)])
     assert exit_info.value.code == 1
     assert "is not valid TOML" in capsys.readouterr().err
+
+
+def test_eval_data_flags_override_data_flags_once(tmp_path: Path) -> None:
+    config = {
+        "run": {"out": str(tmp_path / "run")},
+        "data": {"max-seq-length": 128, "dupe-factor": 3},
+        "eval_data": {"dupe-factor": 1},
+    }
+    stages = {s.name: s for s in pl.build_stages(config, source_fingerprint="abc")}
+    eval_argv = list(stages["eval-data"].argv)
+    assert eval_argv.count("--dupe-factor") == 1 and eval_argv[eval_argv.index("--dupe-factor") + 1] == "1"
+    assert eval_argv[eval_argv.index("--max-seq-length") + 1] == "128"
+    data_argv = list(stages["data"].argv)
+    assert data_argv[data_argv.index("--dupe-factor") + 1] == "3"
+
+
+def test_paired_gain_by_seed() -> None:
+    pre = {1: 0.30, 2: 0.20, 3: 0.40}
+    scratch = {1: 0.10, 2: 0.10, 3: 0.10, 4: 0.90}  # seed 4 has no pretrained twin: left out
+    paired = pl.paired_gain(pre, scratch)
+    assert paired["seeds"] == [1, 2, 3]
+    assert paired["pretrained_mean"] == pytest.approx(0.30)
+    assert paired["pretrained_std"] == pytest.approx(0.10)  # sample std: sqrt((0.01 + 0.01) / 2)
+    assert paired["scratch_mean"] == pytest.approx(0.10) and paired["scratch_std"] == pytest.approx(0.0)
+    # Differences 0.2, 0.1, 0.3: mean 0.2, sample std 0.1, s.e. 0.1 / sqrt(3) = 0.0577; 3.46 s.e.
+    assert paired["gain"] == pytest.approx(0.2) and paired["gain_se"] == pytest.approx(0.1 / 3**0.5)
+    assert paired["clear"]
+    noisy = pl.paired_gain({1: 0.3, 2: 0.0, 3: 0.2}, {1: 0.1, 2: 0.1, 3: 0.1})
+    assert noisy["gain"] == pytest.approx(0.2 / 3) and not noisy["clear"]  # 0.76 s.e.
+    assert pl.paired_gain({1: 0.5}, {1: 0.4})["gain_se"] is None
+    assert pl.paired_gain({1: 0.5}, {2: 0.4}) == {"seeds": []}
+
+
+def test_seed_metrics_read_from_results(tmp_path: Path) -> None:
+    (tmp_path / "ft").mkdir()
+    seeds = [{"seed": k, "best": {"step": 5, "metrics": {"mcc": v}}} for k, v in ((1, 0.2), (2, 0.25))]
+    (tmp_path / "ft" / "results.json").write_text(json.dumps({"tasks": {"cola": {"seeds": seeds}}}))
+    assert pl.read_seed_metrics(tmp_path / "ft", "cola", "mcc") == {1: 0.2, 2: 0.25}
+    assert pl.read_seed_metrics(tmp_path / "ft", "cola", "f1") == {}
+    assert pl.read_seed_metrics(tmp_path / "missing", "cola", "mcc") == {}

@@ -346,3 +346,56 @@ def test_real_chain_checkpoint_is_self_contained(tiny_corpus: Path, tiny_vocab: 
     assert tokenizer.fingerprint() == load_tokenizer(tiny_vocab).fingerprint()
     assert load_checkpoint(ckpt).config.vocab_size == tokenizer.vocab_size
     assert report.eval["sequences"] == 16
+
+
+def test_steps_within_budget() -> None:
+    from albertctl.train.pretrain import steps_within_budget
+
+    fit = dict(budget_s=60.0, elapsed_s=10.0, step_s=0.5, done=12, warmup_steps=5, max_steps=1000)
+    assert steps_within_budget(**fit) == 12 + 100  # 50 s left at 0.5 s/step
+    assert steps_within_budget(**{**fit, "max_steps": 80}) == 80  # never past --max-steps
+    assert steps_within_budget(**{**fit, "elapsed_s": 90.0}) == 12  # over already: stop now
+    assert steps_within_budget(**{**fit, "elapsed_s": 90.0, "warmup_steps": 30}) == 30  # finish warm-up
+
+
+def test_time_budget_ends_the_run_as_if_max_steps_were_set(data: tuple[Path, Path], tmp_path: Path) -> None:
+    from albertctl.train.pretrain import BUDGET_CALIBRATION
+
+    # A budget already spent by the calibration steps: the run ends right after them. With the
+    # warm-up as long as the calibration, nothing differs from asking for that many steps.
+    steps = BUDGET_CALIBRATION
+    budget = pretrain(_config(data, tmp_path / "budget", max_steps=40, warmup_steps=steps, time_budget=1e-6))
+    assert budget.final_step == steps
+    records = read_metrics(tmp_path / "budget")
+    chosen = [r for r in records if r["split"] == "budget"]
+    assert len(chosen) == 1 and chosen[0]["max_steps"] == steps and chosen[0]["step_s"] > 0
+    pretrain(_config(data, tmp_path / "fixed", max_steps=steps, warmup_steps=steps))
+    assert [r for r in _curves(tmp_path / "budget") if r["split"] != "budget"] == _curves(tmp_path / "fixed")
+    assert torch.equal(
+        torch.cat([w.flatten() for w in _weights(tmp_path / "budget").values()]),
+        torch.cat([w.flatten() for w in _weights(tmp_path / "fixed").values()]),
+    )
+    # A generous budget changes nothing: --max-steps still ends the run.
+    assert pretrain(_config(data, tmp_path / "roomy", max_steps=14, time_budget=60.0)).final_step == 14
+
+
+def test_time_budget_choice_survives_resume(
+    data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import albertctl.train.pretrain as module
+
+    monkeypatch.setattr(module, "steps_within_budget", lambda **kw: 18)
+    run = tmp_path / "run"
+
+    def stop_at_fifteen(event: TrainEvent) -> None:
+        if event.kind == "train" and event.step == 15:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    settings = dict(max_steps=40, time_budget=5.0, save_every=100)
+    report = pretrain(_config(data, run, **settings), on_event=stop_at_fifteen)
+    assert report.stopped_early and report.final_step == 15
+    # The resumed run must not time itself again: it keeps the first run's choice.
+    monkeypatch.setattr(module, "steps_within_budget", lambda **kw: 30)
+    resumed = pretrain(resolve_pretrain_config({"out": run, "resume": True}))
+    assert resumed.final_step == 18
+    assert load_trainer_state(resumed.last_checkpoint).scheduler["total_steps"] == 18

@@ -5,7 +5,8 @@ reads the ``tokenizer.json`` we write and must give our ids (a difference is all
 segmentations have exactly the same score). On a bare ``spiece.model`` it converts the model and
 differs at user symbols and digit-commas (REFERENCE.md section 1); those differences are pinned
 here so a change in transformers shows up. With transformers < 5 the sentencepiece-based slow
-tokenizer is compared id for id.
+tokenizer is compared id for id. Each test names the transformers versions it describes
+(tests/upstream.py) and skips outside them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from upstream import describes
 
 from albertctl.vocab import Tokenizer, load_tokenizer
 
@@ -75,6 +77,7 @@ def test_exported_pairs_and_token_types_match(tiny_vocab: Path, tiny_corpus: Pat
         assert (pair.input_ids, pair.token_type_ids) == (enc["input_ids"], enc["token_type_ids"])
 
 
+@describes("transformers", ">=4.40,<5.26", "the spiece.model converter's differences from SentencePiece")
 def test_converted_spiece_model_differs_only_where_documented(
     tiny_vocab: Path, tiny_corpus: Path, tmp_path: Path
 ) -> None:
@@ -101,6 +104,16 @@ def test_converted_spiece_model_differs_only_where_documented(
             assert explained, (text, tok.tokenize(text), hf.tokenize(text))
     assert mismatches > 0  # the converter's known differences are present on this corpus
 
+
+@describes(
+    "transformers", ">=5.0,<5.25", "the converter adds a '\u2581' after a glued user symbol; 5.25 does not"
+)
+def test_converter_splits_the_word_after_a_glued_symbol(tiny_vocab: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copyfile(tiny_vocab / "spiece.model", bare / "spiece.model")
+    hf = FastTokenizer.from_pretrained(bare)
+    tok = load_tokenizer(tiny_vocab)
     # The word after a glued user symbol gets a new "▁" in transformers, not in SentencePiece/TF.
     for text, symbol in (("well-known", "-"), ("3.0", ".")):
         ours_pieces, hf_pieces = tok.tokenize(text), hf.tokenize(text)
@@ -109,10 +122,7 @@ def test_converted_spiece_model_differs_only_where_documented(
         assert hf_pieces[hf_pieces.index(symbol) + 1].startswith("\u2581")
 
 
-@pytest.mark.skipif(
-    int(transformers.__version__.split(".")[0]) >= 5,
-    reason="transformers 5 has no sentencepiece AlbertTokenizer",
-)
+@describes("transformers", ">=4.40,<5", "the sentencepiece-based AlbertTokenizer, gone in 5")
 def test_slow_tokenizer_matches_exactly(tiny_vocab: Path, tiny_corpus: Path) -> None:  # pragma: no cover
     slow = transformers.AlbertTokenizer(vocab_file=str(tiny_vocab / "spiece.model"))
     tok = load_tokenizer(tiny_vocab)

@@ -16,14 +16,9 @@ from rich.text import Text
 
 from albertctl import __version__
 from albertctl.cli import build_vocab, export, finetune, importer, make_data, pipeline, pretrain
+from albertctl.cli.options import typer_app
 
-app = typer.Typer(
-    name="albertctl",
-    help="From raw text to a pretrained and fine-tuned ALBERT.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = typer_app("albertctl", "From raw text to a pretrained and fine-tuned ALBERT.")
 
 
 def _print_version(value: bool) -> None:

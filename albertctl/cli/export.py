@@ -13,11 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from albertctl.cli.options import Overwrite
+from albertctl.cli.options import Overwrite, typer_app
 
-export_app = typer.Typer(
-    name="export", help="Export a checkpoint to another format.", no_args_is_help=True, add_completion=False
-)
+export_app = typer_app("export", "Export a checkpoint to another format.")
 
 
 @export_app.command("hf")

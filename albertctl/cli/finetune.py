@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from albertctl.cli.options import Device, Overwrite, Precision
+from albertctl.cli.options import Device, Overwrite, Precision, typer_app
 from albertctl.errors import AlbertctlError
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-finetune_app = typer.Typer(name="finetune", help="Fine-tune a checkpoint.", no_args_is_help=True)
-eval_app = typer.Typer(name="eval", help="Evaluate a fine-tuned model.", no_args_is_help=True)
-predict_app = typer.Typer(name="predict", help="Write test-set predictions.", no_args_is_help=True)
+finetune_app = typer_app("finetune", "Fine-tune a checkpoint.")
+eval_app = typer_app("eval", "Evaluate a fine-tuned model.")
+predict_app = typer_app("predict", "Write test-set predictions.")
 
 Task = Annotated[
     str,

@@ -14,11 +14,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from albertctl.cli.options import Overwrite
+from albertctl.cli.options import Overwrite, typer_app
 
-import_app = typer.Typer(
-    name="import", help="Import a checkpoint from another format.", no_args_is_help=True, add_completion=False
-)
+import_app = typer_app("import", "Import a checkpoint from another format.")
 
 
 @import_app.command("tf")

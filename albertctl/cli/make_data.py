@@ -56,7 +56,7 @@ def make_data_command(
         bool,
         typer.Option(
             "--split-sentences",
-            help="Split lines into sentences first (needs `pip install 'albertctl\\[sentences]'`).",
+            help="Split lines into sentences first (needs `pip install 'albertctl[sentences]'`).",
         ),
     ] = False,
     word_segmenter: Annotated[
@@ -64,7 +64,7 @@ def make_data_command(
         typer.Option(
             "--word-segmenter",
             help="Mask Chinese whole words: join CJK pieces into the words this segmenter finds "
-            "(jieba; needs `pip install 'albertctl\\[zh]'`).",
+            "(jieba; needs `pip install 'albertctl[zh]'`).",
         ),
     ] = None,
     shard_size: Annotated[

@@ -37,3 +37,19 @@ CorpusInputs = Annotated[
 ]
 TextField = Annotated[str, typer.Option("--text-field", help="JSON field with the text (.jsonl).")]
 TextColumn = Annotated[str, typer.Option("--text-column", help="Column with the text (.parquet).")]
+
+
+def typer_app(name: str, help: str) -> typer.Typer:
+    """A command group with the settings every albertctl group shares.
+
+    Help is click's plain layout, not rich's panels: option names are never cut at 80 columns,
+    flags show no metavar, and help text is printed as written (no markup to escape).
+    """
+    return typer.Typer(
+        name=name,
+        help=help,
+        rich_markup_mode=None,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )

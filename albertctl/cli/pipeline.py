@@ -68,16 +68,16 @@ def known_flags() -> dict[str, set[str]]:
 
 def pipeline(
     config: Annotated[Path, typer.Argument(help="Pipeline TOML file (see configs/demo.toml).")],
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory; overrides \\[run] out.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory; overrides [run] out.")] = None,
     corpus: Annotated[
         list[Path] | None,
-        typer.Option("--corpus", help="Corpus .txt/.txt.gz file (repeatable); overrides \\[inputs] corpus."),
+        typer.Option("--corpus", help="Corpus .txt/.txt.gz file (repeatable); overrides [inputs] corpus."),
     ] = None,
     glue_dir: Annotated[
-        Path | None, typer.Option("--glue-dir", help="GLUE data directory; overrides \\[inputs] glue_dir.")
+        Path | None, typer.Option("--glue-dir", help="GLUE data directory; overrides [inputs] glue_dir.")
     ] = None,
     tasks: Annotated[
-        str | None, typer.Option("--tasks", help="Comma-separated GLUE tasks; overrides \\[inputs].")
+        str | None, typer.Option("--tasks", help="Comma-separated GLUE tasks; overrides [inputs].")
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -170,14 +170,48 @@ def _results_table(summary: dict) -> Table:
         table.add_row("held-out text", label, _fmt(heldout.get(key)), "", "")
     for task in summary["tasks"]:
         pre, scratch = task["pretrained"], task["scratch"]
+        paired = task.get("paired") or {}
+        if len(paired.get("seeds", [])) >= 2:
+            seeds = ",".join(str(k) for k in paired["seeds"])
+            table.add_row(
+                f"{task['task']} dev (best), seeds {seeds}",
+                task["metric"],
+                f"{paired['pretrained_mean']:.3f} ± {paired['pretrained_std']:.3f}",
+                f"{paired['scratch_mean']:.3f} ± {paired['scratch_std']:.3f}",
+                f"{paired['gain']:+.3f} ± {paired['gain_se']:.3f}",
+            )
+            continue
         gain = f"{pre - scratch:+.3f}" if pre is not None and scratch is not None else ""
         table.add_row(f"{task['task']} dev (best)", task["metric"], _fmt(pre), _fmt(scratch), gain)
     return table
 
 
+def _verdicts(summary: dict) -> list[str]:
+    """One line per task with several seeds: is the gain clear of the seed-to-seed noise?"""
+    from albertctl.pipeline import CLEAR_GAIN_SE
+
+    lines = []
+    for task in summary["tasks"]:
+        paired = task.get("paired") or {}
+        if len(paired.get("seeds", [])) < 2:
+            continue
+        gain, se = paired["gain"], paired["gain_se"]
+        ratio = f"{gain / se:+.1f} s.e." if se else ("every seed equal" if gain == 0 else "no spread")
+        verdict = (
+            "a clear gain from pretraining"
+            if paired["clear"]
+            else f"no clear gain (under {CLEAR_GAIN_SE:g} standard errors: seed-to-seed noise)"
+        )
+        lines.append(
+            f"{task['task']}: {verdict}; gain {gain:+.3f} ± {se:.3f} ({ratio}), paired by seed over "
+            f"{len(paired['seeds'])} seeds; sides shown as mean ± std"
+        )
+    return lines
+
+
 def _next_steps(summary: dict) -> str:
     corpus = summary.get("corpus") or {}
-    lines = []
+    lines = _verdicts(summary)
     if corpus:
         train, held = corpus["train"], corpus["heldout"]
         lines.append(

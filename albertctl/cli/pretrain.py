@@ -63,6 +63,15 @@ def pretrain_command(
     max_steps: Annotated[
         int | None, typer.Option("--max-steps", help="Optimizer steps. [default: per model]")
     ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            help="Minutes of training steps: after 12 steps, --max-steps is lowered to the steps that "
+            "fit at the measured speed (evaluations and checkpoints come on top).",
+            show_default=False,
+        ),
+    ] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate. [default: per model]")] = None,
     warmup_steps: Annotated[
         int | None, typer.Option("--warmup-steps", help="Linear warm-up steps. [default: per model]")
@@ -135,6 +144,7 @@ def pretrain_command(
         "batch_size": batch_size,
         "grad_accum": grad_accum,
         "max_steps": max_steps,
+        "time_budget": time_budget,
         "lr": lr,
         "warmup_steps": warmup_steps,
         "optimizer": optimizer,
@@ -200,6 +210,14 @@ class _Display:
                 f"[cyan]eval[/] step {event.step}: loss {v['loss']:.4f}  mlm_acc {v['mlm_acc']:.2%}  "
                 f"sop_acc {v['sop_acc']:.2%}  ({v['sequences']} seqs)"
             )
+        elif event.kind == "budget":
+            v = event.values
+            self._log(
+                f"time budget {v['budget_minutes']:g} min: {v['step_s']:.2f} s/step over steps "
+                f"3-{event.step}, so the run ends at step {v['max_steps']}"
+            )
+            if self.progress is not None:
+                self.progress.update(self.task, total=v["max_steps"])
         elif event.kind == "checkpoint":
             self._log(f"[green]saved[/] {event.values['path']}")
         elif event.kind == "stop":

@@ -64,6 +64,20 @@ def recipe_defaults(model: str, recipe: str = "default") -> dict[str, Any]:
     return dict(FLAVOR_RECIPES.get(model, FLAVOR_RECIPES["base"]))
 
 
+# --time-budget: steps 1-2 pay one-off costs (allocator growth, first kernels); steps 3..N are timed.
+BUDGET_CALIBRATION = 12
+_BUDGET_SKIP = 2
+
+
+def steps_within_budget(
+    *, budget_s: float, elapsed_s: float, step_s: float, done: int, warmup_steps: int, max_steps: int
+) -> int:
+    """The step count a ``--time-budget`` run ends at: what fits in the time left, at the measured
+    seconds per step, clamped to [max(done, warmup_steps, 1), max_steps]."""
+    fit = done + int(max(budget_s - elapsed_s, 0.0) / max(step_s, 1e-9))
+    return max(min(fit, max_steps), done, warmup_steps, 1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PretrainConfig:
     """Everything a pretraining run needs; written to ``RUN_DIR/pretrain_config.json``."""
@@ -82,6 +96,12 @@ class PretrainConfig:
     """Micro-batches per step per process; batch_size must be a multiple of grad_accum x processes."""
     max_steps: int = 10_000
     """Optimizer steps of the whole run (the schedule decays to zero there); >= 1."""
+    time_budget: float | None = None
+    """Minutes of training steps (None: no limit). After ``BUDGET_CALIBRATION`` steps the run times
+    them and lowers ``max_steps`` to the steps that fit (never below the warm-up or the steps done),
+    so a slower machine trains fewer steps instead of running over; evaluations and checkpoints
+    come on top. The decay ends at the chosen step, as if it had been ``max_steps`` from the
+    start; the choice is saved, so a resumed run keeps it. > 0."""
     lr: float = 1e-3
     """Peak learning rate; > 0."""
     warmup_steps: int = 500
@@ -146,6 +166,10 @@ class PretrainConfig:
                 f"warmup_steps ({self.warmup_steps}) must be <= max_steps ({self.max_steps})",
                 hint="lower --warmup-steps or raise --max-steps",
             )
+        if self.time_budget is not None and not (
+            isinstance(self.time_budget, (int, float)) and 0 < self.time_budget < math.inf
+        ):
+            raise AlbertctlError(f"time_budget must be a number of minutes > 0, got {self.time_budget!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise AlbertctlError(f"lr must be a number > 0, got {self.lr!r}")
         if not 0.0 <= self.weight_decay < 1.0:
@@ -179,7 +203,7 @@ class TrainEvent:
     """What the loop reports to its caller (the CLI draws progress from these)."""
 
     kind: str
-    """start, train, eval, checkpoint, stop or end."""
+    """start, train, budget (--time-budget chose the end step), eval, checkpoint, stop or end."""
     step: int
     """Optimizer steps done when the event happened."""
     values: dict[str, Any] = field(default_factory=dict)
@@ -367,6 +391,9 @@ class _Trainer:
         self.guard = NonFiniteGuard(cfg.max_nonfinite)
         self.window = _Window()
         self.step = 0
+        # Where the run ends: max_steps, or what --time-budget chose (None: not chosen yet).
+        self.max_steps = cfg.max_steps
+        self.budget_steps: int | None = None
         if cfg.resume:
             self._restore()
         runnable = torch.compile(self.model) if cfg.compile else self.model
@@ -395,6 +422,8 @@ class _Trainer:
         self.guard.load_state_dict(state.extra.get("guard", {}))
         self.window.load_state_dict(state.extra.get("window", {}))
         self.step = state.step
+        if self.config.time_budget is not None and state.extra.get("budget_steps") is not None:
+            self._end_at(min(int(state.extra["budget_steps"]), self.config.max_steps))
         self.resume_from = None  # drop the weights copy
 
     # ------------------------------------------------------------------------------------ loop
@@ -427,7 +456,7 @@ class _Trainer:
                 "start",
                 self.step,
                 {
-                    "max_steps": cfg.max_steps,
+                    "max_steps": self.max_steps,
                     "rows": self.loader.shards.num_rows,
                     "params": sum(p.numel() for p in self.model.parameters()),
                     "precision": self.precision,
@@ -437,15 +466,19 @@ class _Trainer:
                 },
             )
         )
+        # --time-budget counts from here: the first steps' one-off costs are part of the budget.
+        self._budget_marks = {"start": time.perf_counter(), "start_step": self.step}
         last_train: dict[str, Any] = {}
         last_eval: dict[str, Any] = {}
         last_ckpt: Path | None = None
         stopped = False
         try:
             with writer, GracefulStop() as stop:
-                while self.step < cfg.max_steps:
+                while self.step < self.max_steps:
                     values = self._train_step(self.window)
                     self.step += 1
+                    if cfg.time_budget is not None and self.budget_steps is None:
+                        self._budget_clock(writer)
                     if values is not None:
                         last_train = values
                         writer.write(self.step, "train", values)
@@ -461,7 +494,7 @@ class _Trainer:
                             )
                         )
                         break
-                    if self.step % cfg.save_every == 0 or self.step == cfg.max_steps:
+                    if self.step % cfg.save_every == 0 or self.step == self.max_steps:
                         last_ckpt = self._save()
                 if not stopped:
                     if self.eval_shards is not None and (not cfg.eval_every or self.step % cfg.eval_every):
@@ -484,6 +517,46 @@ class _Trainer:
         )
         self.emit(TrainEvent("end", self.step, {"report": report}))
         return report
+
+    def _budget_clock(self, writer: Any) -> None:
+        """Called after each step until --time-budget has chosen where the run ends."""
+        now = time.perf_counter()
+        marks = self._budget_marks
+        timed = self.step - marks["start_step"]
+        if timed == _BUDGET_SKIP:
+            marks["timed_from"] = now
+        if timed < BUDGET_CALIBRATION:
+            return
+        step_s = (now - marks["timed_from"]) / (BUDGET_CALIBRATION - _BUDGET_SKIP)
+        chosen = steps_within_budget(
+            budget_s=60.0 * float(self.config.time_budget or 0.0),
+            elapsed_s=now - marks["start"],
+            step_s=step_s,
+            done=self.step,
+            warmup_steps=self.config.warmup_steps,
+            max_steps=self.config.max_steps,
+        )
+        chosen = self._from_rank0(chosen)
+        self._end_at(chosen)
+        details = {"max_steps": chosen, "step_s": step_s, "budget_minutes": self.config.time_budget}
+        writer.write(self.step, "budget", details)
+        self.emit(TrainEvent("budget", self.step, details))
+
+    def _end_at(self, steps: int) -> None:
+        """End the run (and the schedule's decay) at ``steps``."""
+        self.max_steps = self.budget_steps = steps
+        self.scheduler.end_at(steps)
+
+    def _from_rank0(self, value: int) -> int:
+        """Rank 0's value on every rank (ranks time their own steps; all must stop together)."""
+        if not self.ctx.is_distributed:
+            return value
+        import torch
+
+        from albertctl.train.distributed import all_reduce_sum
+
+        mine = torch.tensor([float(value) if self.ctx.is_main else 0.0])
+        return int(all_reduce_sum(mine, self.ctx).item())
 
     def _agree(self, flag: bool) -> bool:
         """True when any rank wants to stop (all ranks must stop at the same step)."""
@@ -568,7 +641,7 @@ class _Trainer:
         window.add(
             stats, mlm_loss, sop_loss, grad_norm, lr, time.perf_counter() - t0, t_data, step_batch.epoch
         )
-        if (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.config.max_steps:
+        if (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.max_steps:
             return window.flush()
         return None
 
@@ -640,7 +713,11 @@ class _Trainer:
                 loader=self.loader.state_dict(),
                 vocab_dir=vocab_dir if vocab_dir.is_dir() else None,
                 config=self.config.to_dict(),
-                extra={"guard": self.guard.state_dict(), "window": self.window.state_dict()},
+                extra={
+                    "guard": self.guard.state_dict(),
+                    "window": self.window.state_dict(),
+                    "budget_steps": self.budget_steps,
+                },
                 keep_last=self.config.keep_last,
             )
             self.emit(TrainEvent("checkpoint", self.step, {"path": path}))

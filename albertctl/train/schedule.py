@@ -81,6 +81,13 @@ class WarmupPolyDecay:
         self.last_step += 1
         self._apply()
 
+    def end_at(self, total_steps: int) -> None:
+        """Move the end of the decay (``pretrain --time-budget``); the warm-up is unchanged."""
+        if not max(self.warmup_steps, 1) <= total_steps:
+            raise AlbertctlError(f"total_steps must be >= max(warmup_steps, 1), got {total_steps}")
+        self.total_steps = total_steps
+        self._apply()
+
     def get_last_lr(self) -> list[float]:
         """The rates the next optimizer step will use, one per param group."""
         return [group["lr"] for group in self.optimizer.param_groups]
