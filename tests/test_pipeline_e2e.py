@@ -28,12 +28,14 @@ dupe-factor = 1
 model = "debug"
 batch-size = 8
 max-steps = 4
+time-budget = 10.0
 warmup-steps = 1
 eval-every = 2
 eval-max-sequences = 32
 save-every = 4
 log-every = 2
 [finetune]
+seeds = "1,2"
 max-seq-length = 32
 max-steps = 3
 batch-size = 8
@@ -46,10 +48,14 @@ def run(argv: list[str]) -> None:
     assert exit_info.value.code in (0, None)
 
 
-def stage_actions(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
-    lines = capsys.readouterr().out.splitlines()
+def stage_actions_of(shown: str) -> dict[str, str]:
+    lines = shown.splitlines()
     pairs = [line.split(": ", 1) for line in lines if line.endswith((": run", ": skip", ": rerun"))]
     return dict(pairs)
+
+
+def stage_actions(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    return stage_actions_of(capsys.readouterr().out)
 
 
 @pytest.mark.slow
@@ -61,13 +67,16 @@ def test_tiny_chain_runs_skips_and_reruns_only_what_changed(
     config.write_text(TINY.format(out=out.as_posix()))
 
     run(["pipeline", str(config)])
-    first = stage_actions(capsys)
+    shown = capsys.readouterr().out
+    first = stage_actions_of(shown)
+    assert "cola: " in shown and "paired by seed" in shown  # the verdict line under the table
     stages = ["demo-data", "vocab", "data", "eval-data", "pretrain", "finetune-cola", "baseline-cola"]
     assert first == {name: "run" for name in stages}
     summary = json.loads((out / "results.json").read_text())
     assert set(summary["heldout"]) == {"mlm_accuracy", "sop_accuracy"}
     assert summary["tasks"][0]["task"] == "cola" and summary["tasks"][0]["metric"] == "mcc"
     assert summary["tasks"][0]["pretrained"] is not None and summary["tasks"][0]["scratch"] is not None
+    assert summary["tasks"][0]["paired"]["seeds"] == [1, 2]
     for name in stages:
         assert pl.read_marker(out / name)["stage"] == name
     assert (out / "demo-data" / "glue" / "CoLA" / "dev.tsv").is_file()

@@ -172,9 +172,8 @@ def _results_table(summary: dict) -> Table:
         pre, scratch = task["pretrained"], task["scratch"]
         paired = task.get("paired") or {}
         if len(paired.get("seeds", [])) >= 2:
-            seeds = ",".join(str(k) for k in paired["seeds"])
             table.add_row(
-                f"{task['task']} dev (best), seeds {seeds}",
+                f"{task['task']} dev (best)",
                 task["metric"],
                 f"{paired['pretrained_mean']:.3f} ± {paired['pretrained_std']:.3f}",
                 f"{paired['scratch_mean']:.3f} ± {paired['scratch_std']:.3f}",
@@ -202,9 +201,10 @@ def _verdicts(summary: dict) -> list[str]:
             if paired["clear"]
             else f"no clear gain (under {CLEAR_GAIN_SE:g} standard errors: seed-to-seed noise)"
         )
+        seeds = ",".join(str(k) for k in paired["seeds"])
         lines.append(
-            f"{task['task']}: {verdict}; gain {gain:+.3f} ± {se:.3f} ({ratio}), paired by seed over "
-            f"{len(paired['seeds'])} seeds; sides shown as mean ± std"
+            f"{task['task']}: {verdict}. Sides: mean ± std over seeds {seeds}; gain: paired by seed "
+            f"± standard error, {gain:+.3f} ± {se:.3f} ({ratio})"
         )
     return lines
 
