@@ -60,6 +60,27 @@ def read_json(path: Path) -> Any:
         ) from exc
 
 
+def plain_file_name(name: Any, *, source: Path) -> str:
+    """``name`` when it is a plain file name (no folder part, not ``.``/``..``), else one clear error.
+
+    File names read from a manifest are joined to that manifest's directory; a name like
+    ``../../x`` or ``/etc/x`` would read or write outside it.
+    """
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or Path(name).is_absolute()
+    ):
+        raise AlbertctlError(
+            f"{source} lists the file {name!r}, which is not a plain file name inside its directory",
+            hint="the manifest was edited or damaged; rebuild that directory with albertctl make-data",
+        )
+    return name
+
+
 def check_output_dir(out: Path, *, overwrite: bool) -> None:
     """Refuse to touch an existing, non-empty output directory unless ``overwrite`` is set."""
     out = Path(out)

@@ -267,3 +267,32 @@ def test_groups_cut_the_stream_by_size() -> None:
     assert [(g, len(docs)) for g, docs in groups] == [(0, 1), (1, 1), (2, 2)]
     assert groups[2][1] == [["d" * 10], ["e" * 300]]
     assert list(iter_groups(iter([]), 1.0)) == []
+
+
+@pytest.mark.parametrize("name", ["../../victim.txt", "/tmp/victim.txt", "..", "sub/shard.arrow", 7])
+def test_manifest_file_names_must_stay_inside_the_directory(
+    name: object, tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from albertctl.cli import main
+    from albertctl.data.loader import read_data_info
+
+    for k in range(2):
+        build(tiny_corpus, tiny_vocab, tmp_path / "parts" / f"part{k}", num_parts=2, part_index=k)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    manifest_path = tmp_path / "parts" / "part0" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["shards"][0]["file"] = name
+    manifest_path.write_text(json.dumps(manifest))
+    parts = [str(tmp_path / "parts" / f"part{k}") for k in range(2)]
+    for argv in (["merge-data", *parts, "--out", str(tmp_path / "merged")], ["inspect-data", parts[0]]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not a plain file name" in err[0], err
+    with pytest.raises(AlbertctlError, match="not a plain file name"):
+        read_data_info(tmp_path / "parts" / "part0")
+    assert victim.read_text() == "keep me" and not (tmp_path / "merged").exists()

@@ -399,3 +399,37 @@ def test_time_budget_choice_survives_resume(
     resumed = pretrain(resolve_pretrain_config({"out": run, "resume": True}))
     assert resumed.final_step == 18
     assert load_trainer_state(resumed.last_checkpoint).scheduler["total_steps"] == 18
+
+
+class _Planted:
+    """A pickle that would write a marker file when unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_resume_refuses_a_planted_pickle_and_runs_nothing(
+    data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pickle
+
+    from albertctl.cli import main
+
+    run = tmp_path / "run"
+    pretrain(_config(data, run, max_steps=3, save_every=3))
+    marker = tmp_path / "marker.txt"
+    state = run / "checkpoints" / "step-000003" / "trainer_state.pt"
+    state.write_bytes(pickle.dumps({"step": 3, "optimizer": _Planted(marker)}, protocol=2))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["pretrain", "--out", str(run), "--resume", "--max-steps", "6"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing in it was run" in err[0] and "trainer_state.pt" in err[0]
+    assert not marker.exists()
+    # The genuine file of an unmodified run still resumes (weights_only reads our own state).
+    pretrain(_config(data, tmp_path / "other", max_steps=3, save_every=3))
+    resumed = pretrain(_config(data, tmp_path / "other", max_steps=6, save_every=3, resume=True))
+    assert resumed.final_step == 6

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -159,9 +160,12 @@ def _fmt(value: float | None) -> str:
 
 def _results_table(summary: dict) -> Table:
     """One table: the held-out pretraining metrics, then per task pretrained vs from scratch."""
-    table = Table(title="albertctl pipeline: results", title_justify="left")
-    table.add_column("measured on")
-    table.add_column("metric")
+    # No vertical rules: the table fits 80 columns with mean ± std cells.
+    table = Table(
+        title="albertctl pipeline: results", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.add_column("measured on", no_wrap=True)
+    table.add_column("metric", no_wrap=True)
     table.add_column("pretrained", justify="right")
     table.add_column("from scratch", justify="right")
     table.add_column("gain", justify="right")
@@ -173,8 +177,8 @@ def _results_table(summary: dict) -> Table:
         paired = task.get("paired") or {}
         if len(paired.get("seeds", [])) >= 2:
             table.add_row(
-                f"{task['task']} dev (best)",
-                task["metric"],
+                f"{task['task']} dev",
+                f"best {task['metric']}",
                 f"{paired['pretrained_mean']:.3f} ± {paired['pretrained_std']:.3f}",
                 f"{paired['scratch_mean']:.3f} ± {paired['scratch_std']:.3f}",
                 f"{paired['gain']:+.3f} ± {paired['gain_se']:.3f}",
@@ -199,7 +203,7 @@ def _verdicts(summary: dict) -> list[str]:
         verdict = (
             "a clear gain from pretraining"
             if paired["clear"]
-            else f"no clear gain (under {CLEAR_GAIN_SE:g} standard errors: seed-to-seed noise)"
+            else f"no clear gain (not {CLEAR_GAIN_SE:g} standard errors above zero)"
         )
         seeds = ",".join(str(k) for k in paired["seeds"])
         lines.append(

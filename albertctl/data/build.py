@@ -35,7 +35,7 @@ from albertctl.data.sop import (
 )
 from albertctl.data.words import WordSegmenter, join_segmented_words
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, check_output_dir, read_json, sha256_json, write_json
+from albertctl.fsutil import atomic_dir, check_output_dir, plain_file_name, read_json, sha256_json, write_json
 
 if TYPE_CHECKING:
     from albertctl.corpus import CorpusStats
@@ -558,6 +558,8 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
     manifest = read_json(path)
     if manifest.get("format") != "albertctl-pretraining-data":
         raise AlbertctlError(f"{path} is not an albertctl pretraining-data manifest")
+    for shard in manifest.get("shards", []):
+        plain_file_name(shard.get("file") if isinstance(shard, dict) else shard, source=path)
     return manifest
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import read_json
+from albertctl.fsutil import plain_file_name, read_json
 
 MANIFEST = "manifest.json"
 LIST_COLUMNS: tuple[str, ...] = ("input_ids", "token_type_ids", "masked_lm_positions", "masked_lm_ids")
@@ -73,7 +73,11 @@ def read_data_info(data_dir: Path) -> DataInfo:
     manifest = read_json(data_dir / MANIFEST)
     try:
         entries = manifest["shards"]
-        files = [data_dir / (e["file"] if isinstance(e, dict) else str(e)) for e in entries]
+        source = data_dir / MANIFEST
+        files = [
+            data_dir / plain_file_name(e["file"] if isinstance(e, dict) else e, source=source)
+            for e in entries
+        ]
         rows = sum(int(e.get("rows", 0)) if isinstance(e, dict) else 0 for e in entries)
         info = DataInfo(
             data_dir=data_dir,

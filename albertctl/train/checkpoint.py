@@ -5,7 +5,8 @@ A checkpoint folder is a complete model folder (``model.safetensors`` + ``config
 ``export hf`` read it directly, and it also holds what a run needs to continue exactly:
 
 - ``trainer_state.pt``: optimizer, scheduler, RNG states (one per rank), loader position, and
-  any ``extra`` (torch.save; load with ``weights_only=False``: only load checkpoints you trust);
+  any ``extra``: tensors and plain containers only (torch.save), read back with
+  ``weights_only=True``, so a planted pickle is refused and never runs;
 - ``trainer.json``: step, time, the run's resolved config (human-readable), written last.
 
 The folder is filled as ``checkpoints/.step-000500.tmp-XXXX`` and renamed into place, so a
@@ -165,8 +166,16 @@ def load_trainer_state(checkpoint: Path) -> TrainerState:
             f"{checkpoint} has no {TRAINER_STATE}: it is a model folder, not a trainer checkpoint",
             hint="use --init to start from its weights instead of --resume",
         )
-    # Our own file with optimizer/RNG state (numpy/python objects): full unpickling is needed.
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    # Tensors and plain containers only: weights_only refuses any other object without running it.
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, or a truncated/foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AlbertctlError(
+            f"{path} is not a trainer state albertctl wrote: it holds objects other than tensors "
+            f"and plain containers, or is damaged ({first[:160]}); nothing in it was run",
+            hint="resume only from checkpoints albertctl wrote; use --init to start from the weights",
+        ) from exc
     return TrainerState(
         step=int(state["step"]),
         optimizer=state["optimizer"],
