@@ -433,3 +433,8 @@ def test_resume_refuses_a_planted_pickle_and_runs_nothing(
     pretrain(_config(data, tmp_path / "other", max_steps=3, save_every=3))
     resumed = pretrain(_config(data, tmp_path / "other", max_steps=6, save_every=3, resume=True))
     assert resumed.final_step == 6
+
+
+def test_resume_with_init_is_refused(data: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(AlbertctlError, match="--init .* would be ignored"):
+        _config(data, tmp_path / "run", resume=True, init=tmp_path / "weights")

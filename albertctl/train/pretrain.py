@@ -184,6 +184,11 @@ class PretrainConfig:
             raise AlbertctlError(f"threads must be >= 1, got {self.threads}")
         if self.resume and self.overwrite:
             raise AlbertctlError("resume and overwrite exclude each other", hint="pass only one of them")
+        if self.resume and self.init is not None:
+            raise AlbertctlError(
+                f"--resume continues the run's own weights, so --init {self.init} would be ignored",
+                hint="drop --init to resume, or start a new run (--overwrite or another --out) from it",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (paths as strings)."""
