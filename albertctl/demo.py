@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, sha256_json, write_json
+from albertctl.fsutil import atomic_dir, locks_output, sha256_json, write_json
 
 # The project's runtime dependencies (always installed, versions pinned by pyproject.toml), in the
 # order their docstrings are harvested after the standard library. Import names, not dist names.
@@ -476,6 +476,7 @@ def _write_documents(path: Path, docs: list[Document]) -> dict[str, int]:
     }
 
 
+@locks_output("out")
 def build_demo_data(
     out: Path, config: DemoDataConfig, *, corpus: list[Path] | None = None, overwrite: bool = False
 ) -> DemoDataReport:

@@ -35,7 +35,15 @@ from albertctl.data.sop import (
 )
 from albertctl.data.words import WordSegmenter, join_segmented_words
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, check_output_dir, plain_file_name, read_json, sha256_json, write_json
+from albertctl.fsutil import (
+    atomic_dir,
+    check_output_dir,
+    locks_output,
+    plain_file_name,
+    read_json,
+    sha256_json,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from albertctl.corpus import CorpusStats
@@ -384,6 +392,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+@locks_output("out")
 def build_pretraining_data(
     inputs: Sequence[str | Path],
     vocab_dir: str | Path,
@@ -563,6 +572,7 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
+@locks_output("out")
 def merge_parts(
     part_dirs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False
 ) -> dict[str, Any]:

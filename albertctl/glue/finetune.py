@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, check_output_dir, write_json
+from albertctl.fsutil import atomic_dir, check_output_dir, locks_output, write_json
 from albertctl.glue.batching import EncodedSet, collate, encode_examples, train_batches
 from albertctl.glue.evaluate import GLUE_META, RESULTS, dev_metrics, predict_logits
 from albertctl.glue.metrics import glue_score
@@ -481,6 +481,7 @@ def _run_seed(
     return result
 
 
+@locks_output("out")
 def finetune_glue(
     config: FinetuneConfig,
     *,

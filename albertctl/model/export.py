@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from albertctl.fsutil import atomic_dir, write_json
+from albertctl.fsutil import atomic_dir, locks_output, write_json
 from albertctl.model import hf
 from albertctl.model.checkpoint import WEIGHTS_FILE, read_checkpoint, resolve_checkpoint
 from albertctl.vocab import has_vocabulary, load_tokenizer
@@ -49,6 +49,7 @@ def _infer_head(meta: dict, state_keys: set[str]) -> str:
     return "backbone"
 
 
+@locks_output("out_dir")
 def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> ExportReport:
     """Write ``out_dir`` as a transformers ALBERT directory from ``checkpoint`` (see module docstring)."""
     from safetensors.torch import save_file

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import read_json
+from albertctl.fsutil import locks_output, read_json
 from albertctl.vocab.spm_proto import message_fields, read_varint
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
@@ -295,6 +295,7 @@ def _find_one(directory: Path, patterns: tuple[str, ...], what: str, flag: str) 
     return None
 
 
+@locks_output("out_dir")
 def import_tf(
     source: Path,
     out_dir: Path,

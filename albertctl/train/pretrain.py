@@ -18,6 +18,7 @@ agree). A run resumes exactly: weights, optimizer, schedule, RNG and loader posi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shutil
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from albertctl.errors import AlbertctlError
+from albertctl.fsutil import output_lock
 from albertctl.train.distributed import DistContext
 
 # The released models' recipe (REFERENCE.md §6): a documented preset, too big for a laptop.
@@ -265,8 +267,10 @@ def pretrain(
     precision = resolve_precision(config.precision, device)
     emit = on_event if (on_event is not None and ctx.is_main) else (lambda event: None)
     init_process_group(ctx, device)
+    # One writer per run directory: rank 0 holds the lock for the whole run (ranks share the dir).
+    lock = output_lock(Path(config.out)) if ctx.is_main else contextlib.nullcontext()
     try:
-        with num_threads(config.threads), torch.random.fork_rng(devices=[]):
+        with lock, num_threads(config.threads), torch.random.fork_rng(devices=[]):
             return _Trainer(config, ctx, device, precision, emit).run()
     finally:
         destroy_process_group(ctx)

@@ -28,7 +28,7 @@ import numpy as np
 from albertctl import __version__
 from albertctl.corpus import CorpusStats, ErrorPolicy, iter_segments, resolve_inputs, total_input_bytes
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, write_json
+from albertctl.fsutil import atomic_dir, locks_output, write_json
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
 from albertctl.vocab.tokenizer import CLS, MASK, MODEL_FILE, PAD, SEP, UNK, VOCAB_FILE, SentencePieceTokenizer
 
@@ -219,6 +219,7 @@ def write_vocab_file(model_file: Path, out: Path) -> None:
     out.write_text("".join(lines), encoding="utf-8")
 
 
+@locks_output("out_dir")
 def build_vocab(
     inputs: Iterable[str | Path],
     out_dir: Path,
