@@ -71,6 +71,22 @@ def read_json(path: Path) -> Any:
         ) from exc
 
 
+def write_safetensors(path: Path, tensors: dict[str, Any], *, fmt: str) -> None:
+    """Write ``tensors`` as a safetensors file whose bytes depend only on the tensors.
+
+    ``safetensors.torch.save_file`` orders a multi-key metadata header by a hash map (so equal
+    runs gave different bytes) and creates the file 0600. Here the metadata has one key and the
+    bytes are written through ``open``, so the mode follows the umask like every other output.
+    """
+    from safetensors.torch import save
+
+    data = save(tensors, metadata={"format": fmt})
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
 def plain_file_name(name: Any, *, source: Path) -> str:
     """``name`` when it is a plain file name (no folder part, not ``.``/``..``), else one clear error.
 

@@ -179,3 +179,20 @@ def test_pickled_objects_are_never_loaded(tmp_path: Path, config) -> None:
         pickle.dump({"albert.pooler.weight": _Payload()}, handle, protocol=2)
     with pytest.raises(AlbertctlError, match="safely"):
         load_model(folder)
+
+
+def test_model_files_are_byte_stable_and_world_readable(tmp_path: Path, config) -> None:
+    import hashlib
+    import os
+
+    def saved(k: int) -> Path:
+        model = AlbertForPreTraining(config, generator=seeded(0))
+        return save_model(model, tmp_path / f"m{k}") / "model.safetensors"
+
+    files = [saved(k) for k in range(4)]  # the old writer's header order changed run to run
+    digests = {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    assert len(digests) == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(files[0]).st_mode & 0o777 == 0o666 & ~umask
+    assert os.stat(files[0]).st_mode & 0o777 == os.stat(files[0].with_name("config.json")).st_mode & 0o777

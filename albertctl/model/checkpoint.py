@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, read_json, write_json
+from albertctl.fsutil import atomic_dir, read_json, write_json, write_safetensors
 from albertctl.model import hf
 from albertctl.model.albert import AlbertForPreTraining, AlbertForSequenceClassification, AlbertModel
 from albertctl.model.config import AlbertConfig
@@ -66,16 +66,13 @@ def head_of(model: nn.Module) -> tuple[str, int | None]:
 
 def write_model_files(model: nn.Module, directory: Path, *, tokenizer: Any = None) -> None:
     """Write config.json + model.safetensors (+ tokenizer files) into an existing directory."""
-    from safetensors.torch import save_file
-
     model = _unwrap(model)
     head, num_labels = head_of(model)
     config: AlbertConfig = model.config
     directory = Path(directory)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    tmp = directory / (WEIGHTS_FILE + ".tmp")
-    save_file(state, str(tmp), metadata={"format": FORMAT, "head": head})
-    tmp.replace(directory / WEIGHTS_FILE)
+    # The head is in config.json; the weights file's bytes depend only on the weights.
+    write_safetensors(directory / WEIGHTS_FILE, state, fmt=FORMAT)
     if tokenizer is not None:
         tokenizer.save(directory)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "head": head, "num_labels": num_labels}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from albertctl.fsutil import atomic_dir, locks_output, write_json
+from albertctl.fsutil import atomic_dir, locks_output, write_json, write_safetensors
 from albertctl.model import hf
 from albertctl.model.checkpoint import WEIGHTS_FILE, read_checkpoint, resolve_checkpoint
 from albertctl.vocab import has_vocabulary, load_tokenizer
@@ -52,8 +52,6 @@ def _infer_head(meta: dict, state_keys: set[str]) -> str:
 @locks_output("out_dir")
 def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> ExportReport:
     """Write ``out_dir`` as a transformers ALBERT directory from ``checkpoint`` (see module docstring)."""
-    from safetensors.torch import save_file
-
     source = resolve_checkpoint(checkpoint)
     config, meta, state, _ = read_checkpoint(source)
     head = _infer_head(meta, set(state))
@@ -64,7 +62,7 @@ def export_hf(checkpoint: Path, out_dir: Path, *, overwrite: bool = False) -> Ex
     num_labels = meta.get("num_labels") if head == "classification" else None
     tokenizer = has_vocabulary(source)
     with atomic_dir(Path(out_dir), overwrite=overwrite) as tmp:
-        save_file(hf_state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        write_safetensors(tmp / WEIGHTS_FILE, hf_state, fmt="pt")
         if tokenizer:
             # spiece.model + tokenizer.json + tokenizer_config.json: transformers 5 then tokenizes
             # exactly as we do (a bare spiece.model differs at user symbols and digit-commas);
