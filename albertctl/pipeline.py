@@ -54,6 +54,21 @@ _RESERVED: dict[str, frozenset[str]] = {
 }
 _TABLES = frozenset({"run", "inputs"}) | frozenset(_RESERVED)
 _INPUT_KEYS = frozenset({"corpus", "glue_dir", "tasks", "baseline"})
+_RUN_KEYS = frozenset({"out"})
+
+
+def _is_str_or_strs(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+# "table.key" -> (check, what it must be), for the keys the pipeline reads itself.
+_OWN_KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "run.out": (lambda v: isinstance(v, str), "a path"),
+    "inputs.corpus": (_is_str_or_strs, "a path or a list of paths"),
+    "inputs.glue_dir": (lambda v: isinstance(v, str), "a path"),
+    "inputs.tasks": (_is_str_or_strs, "a task name or a list of them"),
+    "inputs.baseline": (lambda v: isinstance(v, bool), "true or false"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,6 +288,17 @@ def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str
     unknown = set(config.get("inputs", {})) - _INPUT_KEYS
     if unknown:
         raise AlbertctlError(f"unknown [inputs] keys {sorted(unknown)}", hint=f"known: {sorted(_INPUT_KEYS)}")
+    unknown = set(config.get("run", {})) - _RUN_KEYS
+    if unknown:
+        raise AlbertctlError(f"unknown [run] keys {sorted(unknown)}", hint=f"known: {sorted(_RUN_KEYS)}")
+    # Types of the keys the pipeline reads itself (a stage's flags are checked by its command).
+    for key, (check, expected) in _OWN_KEY_TYPES.items():
+        table, name = key.split(".")
+        body = config.get(table, {})
+        if name in body and not check(body[name]):
+            raise AlbertctlError(
+                f"{key} must be {expected}, got {body[name]!r}", hint=f"fix {key} in the pipeline config"
+            )
     for table, reserved in _RESERVED.items():
         body = config.get(table, {})
         clash = sorted(set(body) & reserved)

@@ -166,6 +166,11 @@ def test_flags_and_overrides() -> None:
         ({"vocab": {"out": "x"}}, "sets \\['out'\\], which the pipeline sets itself"),
         ({"pretrain": {"max-step": 3}}, "unknown flags \\['max-step'\\]"),
         ({"vocab": 3}, "must be a table"),
+        ({"run": {"out": "x", "outdir": "y"}}, "unknown \\[run\\] keys \\['outdir'\\]"),
+        ({"inputs": {"baseline": "no"}}, "inputs.baseline must be true or false, got 'no'"),
+        ({"inputs": {"tasks": ["cola", 3]}}, "inputs.tasks must be a task name or a list"),
+        ({"inputs": {"corpus": 5}}, "inputs.corpus must be a path or a list of paths"),
+        ({"run": {"out": 1}}, "run.out must be a path"),
     ],
 )
 def test_validate_config_errors(config: dict, message: str) -> None:
