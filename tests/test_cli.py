@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,26 @@ def test_bracketed_help_is_shown(capsys: pytest.CaptureFixture[str], monkeypatch
     with pytest.raises(SystemExit):
         main(["pipeline", "--help"])
     assert "overrides [inputs] glue_dir" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["build-vocab", "x.txt", "--out", "v", "--vocab-size", "0"], "Invalid value for '--vocab-size'"),
+        (["make-data", "x.txt", "--vocab", "v", "--out", "d", "--workers", "0"], "'--workers'"),
+        (["pretrain", "--max-steps", "abc"], "'--max-steps'"),
+        (["make-data", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_bad_flags_are_one_error_line_and_exit_1(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert f"(see albertctl {argv[0]} --help)" in lines[0] and captured.out == ""
+    assert not any(tmp_path.iterdir())  # nothing written

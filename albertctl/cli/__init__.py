@@ -1,8 +1,9 @@
 """The ``albertctl`` command line: wires one module per command and is the single error boundary.
 
 Commands are thin: flags -> config dataclass -> one library call -> render. Any
-:class:`~albertctl.errors.AlbertctlError`, ``ValueError`` or file error raised below is printed
-as one ``error: ...`` line and exits with code 1; ``--debug`` shows the traceback instead.
+:class:`~albertctl.errors.AlbertctlError`, ``ValueError`` or file error raised below, and any bad
+flag (unknown, wrong type, out of range), is printed as one ``error: ...`` line and exits with
+code 1; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def root(
 for _module in (build_vocab, make_data, pretrain, finetune, export, importer, pipeline):
     _module.register(app)
 
+# click's usage-error and abort classes, found through typer's public BadParameter/Abort so this
+# works whether typer vendors click (0.26+) or uses the click package.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ABORT = typer.Abort
+
 _USER_ERRORS = (
     ValueError,
     FileNotFoundError,
@@ -57,13 +63,22 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        app(args, prog_name="albertctl")
+        code = app(args, prog_name="albertctl", standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click prints it
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        # A bad flag or value (unknown option, out of range, wrong type): one line, exit 1.
+        where = exc.ctx.command_path if exc.ctx is not None else "albertctl"
+        err.print(Text.assemble(("error:", "bold red"), f" {exc.format_message()} (see {where} --help)"))
+        raise SystemExit(1) from None
     except _USER_ERRORS as exc:
         if debug:
             raise
         # The message is plain text: square brackets (e.g. "albertctl[plot]") must survive.
         err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
         raise SystemExit(1) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _ABORT):
         err.print("interrupted")
         raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
