@@ -296,3 +296,49 @@ def test_manifest_file_names_must_stay_inside_the_directory(
     with pytest.raises(AlbertctlError, match="not a plain file name"):
         read_data_info(tmp_path / "parts" / "part0")
     assert victim.read_text() == "keep me" and not (tmp_path / "merged").exists()
+
+
+def test_workers_die_with_a_killed_parent(tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path) -> None:
+    """kill -9 of `make-data --workers 2` must not leave its workers running (they were orphaned)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big.txt"
+    big.write_text((tiny_corpus.read_text(encoding="utf-8") + "\n") * 60, encoding="utf-8")
+    argv = [sys.executable, "-m", "albertctl", "make-data", str(big), "--vocab", str(tiny_vocab),
+            "--out", str(tmp_path / "out"), "--workers", "2", "--shard-size", "0.05",
+            "--dupe-factor", "4"]  # fmt: skip
+    parent = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> set[int]:
+        found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout
+        return {int(pid) for pid in found.split()}
+
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while time.monotonic() < deadline and parent.poll() is None:
+        workers = children()
+        if len(workers) >= 3:  # two workers and the resource tracker
+            break
+        time.sleep(0.05)
+    assert parent.poll() is None and len(workers) >= 3, "the build ended before its workers were seen"
+    time.sleep(1.0)  # let the workers finish their initializer (where they arm the parent-death signal)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    alive = workers
+    while time.monotonic() < deadline:
+        alive = {pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)}
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, f"processes still alive 20 s after the parent was killed: {sorted(alive)}"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

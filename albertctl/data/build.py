@@ -17,9 +17,12 @@ bounded by one group per worker plus ``2 * workers`` groups of text in flight.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,11 +182,35 @@ class _Job:
 _WORKER: dict[str, Any] = {}
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this worker when its parent dies (``kill -9`` included), so
+    no orphaned worker (and, once the workers are gone, no resource tracker) keeps running."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: workers still stop when the parent's pipe closes
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def _init_worker(
-    vocab_dir: str, config: MakeDataConfig, work_dir: str, tokenizer: Tokenizer | None = None
+    vocab_dir: str,
+    config: MakeDataConfig,
+    work_dir: str,
+    tokenizer: Tokenizer | None = None,
+    parent_pid: int | None = None,
 ) -> None:
     """Load the tokenizer (unless given: in-process) and sentence splitter once per worker process."""
     from albertctl.vocab import load_tokenizer
+
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
 
     _WORKER.clear()
     _WORKER["tokenizer"] = tokenizer or load_tokenizer(vocab_dir)
@@ -367,7 +394,9 @@ def _run_jobs(
             on_group(_build_group(job))
         return
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init_args)
+    pool = cf.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(*init_args, None, os.getpid())
+    )
     try:
         pending: set[cf.Future[dict[str, Any]]] = set()
         for job in jobs:
