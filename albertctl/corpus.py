@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,17 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
+def _checked_lines(stream: IO[bytes], path: Path) -> Iterator[bytes]:
+    """The stream's lines; a .gz that is not gzip, or is cut short, is one clear error."""
+    try:
+        yield from stream
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise AlbertctlError(
+            f"{path} is not a complete gzip file ({exc})",
+            hint="check it with `gzip -t`, re-compress it, or pass the uncompressed .txt",
+        ) from None
+
+
 def _iter_decoded_lines(
     path: Path, stats: CorpusStats, errors: ErrorPolicy, hash_files: bool
 ) -> Iterator[str]:
@@ -150,7 +162,7 @@ def _iter_decoded_lines(
         else:
             stream = io.BufferedReader(counted, buffer_size=1 << 20)  # type: ignore[arg-type]
         with stream:
-            for line in stream:
+            for line in _checked_lines(stream, path):
                 try:
                     text = line.decode("utf-8")
                 except UnicodeDecodeError as exc:
