@@ -438,3 +438,15 @@ def test_resume_refuses_a_planted_pickle_and_runs_nothing(
 def test_resume_with_init_is_refused(data: tuple[Path, Path], tmp_path: Path) -> None:
     with pytest.raises(AlbertctlError, match="--init .* would be ignored"):
         _config(data, tmp_path / "run", resume=True, init=tmp_path / "weights")
+
+
+def test_eval_data_of_another_vocabulary_of_the_same_size_is_refused(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    other = write_synthetic_data(tmp_path / "other", shards=1, rows_per_shard=8, seed=3)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["vocab_fingerprint"] = "another-vocabulary"  # same vocab_size, other pieces
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(AlbertctlError, match="another vocabulary than --data"):
+        pretrain(_config(data, tmp_path / "run", eval_data=(other,)))
+    assert not (tmp_path / "run").exists()

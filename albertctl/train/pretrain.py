@@ -342,6 +342,13 @@ class _Trainer:
                     f"--eval-data vocab_size {eval_info.vocab_size} != --data's {self.info.vocab_size}",
                     hint="build held-out data with the same vocabulary",
                 )
+            if eval_info.vocab_fingerprint != self.info.vocab_fingerprint:
+                raise AlbertctlError(
+                    f"--eval-data {eval_info.data_dir} was built with another vocabulary than --data "
+                    f"{self.info.data_dir} (vocabulary fingerprints {eval_info.vocab_fingerprint[:12]} "
+                    f"and {self.info.vocab_fingerprint[:12]}, from their manifests)",
+                    hint="build the held-out data with the --vocab the training data used",
+                )
             self.eval_shards = ShardSet(eval_info.shards)
         self.aside = _prepare_run_dir(cfg, ctx)
         barrier(ctx)
