@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 # Two cores are shared by the xdist workers: one intra-op thread each keeps tests predictable.
 torch.set_num_threads(1)
+# The user cache (verified-shard memo) of the tests lives in a temporary folder, not in ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="albertctl-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -342,3 +342,27 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+def test_inspect_and_merge_refuse_a_changed_shard(
+    tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from albertctl.cli import main
+
+    parts = [tmp_path / f"part{k}" for k in range(2)]
+    for k, part in enumerate(parts):
+        build(tiny_corpus, tiny_vocab, part, num_parts=2, part_index=k)
+    shard = sorted(parts[1].glob("shard-*.arrow"))[0]
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    shard.write_bytes(bytes(raw))
+    for argv in (
+        ["inspect-data", str(parts[1])],
+        ["merge-data", *map(str, parts), "--out", str(tmp_path / "m")],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"shard {shard} does not match the sha256" in err[0], err
+    assert not (tmp_path / "m").exists()

@@ -450,3 +450,35 @@ def test_eval_data_of_another_vocabulary_of_the_same_size_is_refused(
     with pytest.raises(AlbertctlError, match="another vocabulary than --data"):
         pretrain(_config(data, tmp_path / "run", eval_data=(other,)))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_changed_shard_is_refused_before_training(
+    data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from albertctl.cli import main
+    from albertctl.data.shards import verify_shards
+
+    copy = tmp_path / "data"
+    shutil.copytree(data[0], copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    memo = tmp_path / "memo.json"
+    assert verify_shards(copy, manifest["shards"], memo=memo) == 2  # both hashed
+    assert verify_shards(copy, manifest["shards"], memo=memo) == 0  # memoized by size and mtime
+    shard = copy / manifest["shards"][1]["file"]
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one flipped bit inside the data: still a readable Arrow file
+    shard.write_bytes(bytes(raw))
+    argv = ["pretrain", "--data", str(copy), "--out", str(tmp_path / "run"), "--model", "debug",
+            "--batch-size", "8", "--max-steps", "2", "--warmup-steps", "0", "--threads", "1"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"shard {shard} does not match the sha256" in err[0], err
+    assert not (tmp_path / "run").exists()
+    # --no-verify is the documented way past the check (the flipped bit is in the data, not the format).
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--no-verify"])
+    assert exit_info.value.code in (0, None)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from albertctl.cli.options import CorpusInputs, Overwrite, Seed, TextColumn, TextField, Workers
+from albertctl.cli.options import CorpusInputs, Overwrite, Seed, TextColumn, TextField, Verify, Workers
 
 if TYPE_CHECKING:
     from albertctl.data.inspection import DataInspection, ShownToken
@@ -217,11 +217,12 @@ def _render_inspection(report: DataInspection) -> None:
 def inspect_data_command(
     data_dir: Annotated[Path, typer.Argument(help="A make-data output directory.", show_default=False)],
     examples: Annotated[int, typer.Option("--examples", "-n", min=0, help="Decoded instances to show.")] = 3,
+    verify: Verify = True,
 ) -> None:
     """Totals, length histogram, SOP balance, masks per instance and decoded instances of a data dir."""
     from albertctl.data.inspection import inspect_data
 
-    _render_inspection(inspect_data(data_dir, num_examples=examples))
+    _render_inspection(inspect_data(data_dir, num_examples=examples, verify=verify))
 
 
 def merge_data_command(
@@ -230,13 +231,14 @@ def merge_data_command(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Merged data directory.", show_default=False)],
     overwrite: Overwrite = False,
+    verify: Verify = True,
 ) -> None:
     """Merge the outputs of `make-data --num-parts P --part-index K` (K = 0..P-1) into one dataset."""
     from rich.console import Console
 
     from albertctl.data.build import merge_parts
 
-    manifest = merge_parts(parts, out, overwrite=overwrite)
+    manifest = merge_parts(parts, out, overwrite=overwrite, verify=verify)
     rows, shards = manifest["totals"]["rows"], len(manifest["shards"])
     Console().print(f"[bold green]wrote[/] {out}: {rows:,} instances in {shards} shards")
 

@@ -15,6 +15,13 @@ Overwrite = Annotated[
         "--overwrite", help="Replace an existing output directory (it is kept until the new one is complete)."
     ),
 ]
+Verify = Annotated[
+    bool,
+    typer.Option(
+        "--verify/--no-verify",
+        help="Check each shard against its manifest's sha256 first (once per file).",
+    ),
+]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
 Workers = Annotated[
     int, typer.Option("--workers", min=1, help="Worker processes; the output does not depend on it.")

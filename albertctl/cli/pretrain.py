@@ -123,6 +123,14 @@ def pretrain_command(
         typer.Option("--resume", help="Continue from the newest checkpoint in --out.", show_default=False),
     ] = None,
     overwrite: Overwrite = False,
+    verify: Annotated[
+        bool | None,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Check each shard against its manifest's sha256 first (once per file). [default: verify]",
+            show_default=False,
+        ),
+    ] = None,
     device: Annotated[
         str | None,
         typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N. [default: auto]"),
@@ -161,6 +169,7 @@ def pretrain_command(
         "log_every": log_every,
         "resume": resume,
         "overwrite": overwrite or None,
+        "verify_data": verify,
         "device": device,
         "threads": threads,
     }

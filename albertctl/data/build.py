@@ -603,7 +603,7 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
 
 @locks_output("out")
 def merge_parts(
-    part_dirs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False
+    part_dirs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False, verify: bool = True
 ) -> dict[str, Any]:
     """Merge the outputs of ``--num-parts P --part-index 0..P-1`` into one data directory.
 
@@ -632,6 +632,11 @@ def merge_parts(
             f"parts {indices} do not cover 0..{first['num_parts'] - 1} exactly once",
             hint="pass every part directory of the build, each once",
         )
+    if verify:  # before anything is linked: a damaged part must not become a "good" merged set
+        from albertctl.data.shards import verify_shards
+
+        for directory, manifest in zip(part_dirs, manifests, strict=True):
+            verify_shards(Path(directory), manifest["shards"])
     shards = sorted((s for m in manifests for s in m["shards"]), key=lambda s: s["file"])
     sources = {
         s["file"]: Path(d) / s["file"] for d, m in zip(part_dirs, manifests, strict=True) for s in m["shards"]

@@ -46,7 +46,9 @@ class DataInspection:
     """(sentence_order_label, tokens) of the first rows."""
 
 
-def inspect_data(data_dir: str | Path, *, num_examples: int = 3, num_bins: int = 8) -> DataInspection:
+def inspect_data(
+    data_dir: str | Path, *, num_examples: int = 3, num_bins: int = 8, verify: bool = True
+) -> DataInspection:
     """Totals, length histogram, SOP balance, masks per instance and decoded first rows."""
     import pyarrow.compute as pc
 
@@ -55,6 +57,10 @@ def inspect_data(data_dir: str | Path, *, num_examples: int = 3, num_bins: int =
 
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
+    if verify:
+        from albertctl.data.shards import verify_shards
+
+        verify_shards(data_dir, manifest["shards"])
     lengths, masks, labels = [], [], []
     first_table = None
     for shard in manifest["shards"]:

@@ -63,8 +63,9 @@ class DataInfo:
         return self.data_dir / "vocab"
 
 
-def read_data_info(data_dir: Path) -> DataInfo:
-    """Read and check ``DATA_DIR/manifest.json``; every listed shard must exist."""
+def read_data_info(data_dir: Path, *, verify: bool = False) -> DataInfo:
+    """Read and check ``DATA_DIR/manifest.json``; every listed shard must exist, and with
+    ``verify`` match the sha256 the manifest records (:func:`~albertctl.data.shards.verify_shards`)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise AlbertctlError(
@@ -100,6 +101,10 @@ def read_data_info(data_dir: Path) -> DataInfo:
         raise AlbertctlError(
             f"{data_dir}: shard file(s) missing: {', '.join(missing[:3])}", hint="rebuild the data"
         )
+    if verify:
+        from albertctl.data.shards import verify_shards
+
+        verify_shards(data_dir, [e for e in entries if isinstance(e, dict)])
     return info
 
 

@@ -125,3 +125,71 @@ def iter_shard_batches(path: Path) -> Iterator[pa.RecordBatch]:
 def read_shard(path: Path) -> pa.Table:
     """Read one shard (memory-mapped, either IPC format) as a table."""
     return _open_shard(path).read_all()
+
+
+# -- integrity: shards checked against the sha256 their manifest records --------------------------
+
+VERIFY_MEMO = "verified-shards.json"
+"""File name of the memo of shards already checked, under the user cache directory."""
+
+
+def _memo_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "albertctl" / VERIFY_MEMO
+
+
+def verify_shards(data_dir: Path, entries: Sequence[dict], *, memo: Path | None = None) -> int:
+    """Check every shard of a data directory against the sha256 its manifest records.
+
+    A shard is hashed once: its path, size and mtime are memoized (in the user cache, or
+    ``memo``) with the digest that matched, so reopening a large dataset (a resume) re-hashes only
+    files that changed. Returns how many shards were hashed now. A mismatch or a missing file is
+    one clear error naming the shard.
+    """
+    import hashlib
+    import json
+
+    from albertctl.errors import AlbertctlError
+    from albertctl.fsutil import sha256_file
+
+    memo = memo or _memo_file()
+    try:
+        seen = json.loads(memo.read_text(encoding="utf-8"))
+        seen = seen if isinstance(seen, dict) else {}
+    except (OSError, ValueError):
+        seen = {}
+    hashed = 0
+    for entry in entries:
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        if not expected:
+            continue  # written before checksums were recorded
+        path = Path(data_dir) / entry["file"]
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise AlbertctlError(
+                f"shard {path} is listed in {Path(data_dir) / 'manifest.json'} but missing",
+                hint="rebuild the data with albertctl make-data (or restore the file)",
+            ) from None
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+        stamp = [stat.st_size, stat.st_mtime_ns, expected]
+        if seen.get(key) == stamp:
+            continue
+        hashed += 1
+        if sha256_file(path) != expected:
+            raise AlbertctlError(
+                f"shard {path} does not match the sha256 in its manifest: it was changed, damaged "
+                "or swapped after make-data wrote it",
+                hint="rebuild the data with albertctl make-data (or restore the file); "
+                "--no-verify skips this check",
+            )
+        seen[key] = stamp
+    if hashed:
+        try:  # the memo is a cache: failing to write it only costs a re-hash next time
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(seen), encoding="utf-8")
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return hashed

@@ -141,6 +141,10 @@ class PretrainConfig:
     """auto, cpu, cuda or cuda:N."""
     threads: int | None = None
     """torch intra-op threads per process (None: torch's default)."""
+    verify_data: bool = True
+    """Check every shard against the sha256 its manifest records before training (each file is
+    hashed once; its size and mtime are memoized in the user cache, so a resume re-hashes only
+    changed files)."""
     max_nonfinite: int = 5
     """Stop after this many non-finite steps in a row; >= 1."""
     tensorboard: bool = True
@@ -333,10 +337,11 @@ class _Trainer:
         from albertctl.train.schedule import build_scheduler
 
         cfg, ctx = self.config, self.ctx
-        self.info = merge_data_infos([read_data_info(Path(d)) for d in cfg.data])
+        verify = cfg.verify_data and ctx.is_main  # rank 0 hashes; the others read what it checked
+        self.info = merge_data_infos([read_data_info(Path(d), verify=verify) for d in cfg.data])
         self.eval_shards = None
         if cfg.eval_data:
-            eval_info = merge_data_infos([read_data_info(Path(d)) for d in cfg.eval_data])
+            eval_info = merge_data_infos([read_data_info(Path(d), verify=verify) for d in cfg.eval_data])
             if eval_info.vocab_size != self.info.vocab_size:
                 raise AlbertctlError(
                     f"--eval-data vocab_size {eval_info.vocab_size} != --data's {self.info.vocab_size}",
