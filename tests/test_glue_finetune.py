@@ -249,3 +249,8 @@ def test_bad_inputs(checkpoint: Path, tmp_path: Path, tiny_vocab: Path) -> None:
             out=tmp_path / "b",
             vocab=tiny_vocab,
         )
+
+
+def test_max_steps_and_epochs_together_are_refused() -> None:
+    with pytest.raises(AlbertctlError, match="both set the run's length"):
+        FinetuneConfig(max_steps=10, epochs=2)

@@ -58,7 +58,7 @@ class FinetuneConfig:
     batch_size: int | None = None
     """Training sequences per step."""
     max_steps: int | None = None
-    """Optimizer steps (wins over ``epochs``)."""
+    """Optimizer steps (not together with ``epochs``)."""
     epochs: float | None = None
     """Training epochs, converted to steps with the train set size."""
     warmup_steps: int | None = None
@@ -93,6 +93,11 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise AlbertctlError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        if self.max_steps is not None and self.epochs is not None:
+            raise AlbertctlError(
+                f"--max-steps {self.max_steps} and --epochs {self.epochs:g} both set the run's length",
+                hint="pass one of them",
+            )
         positive = {
             "lr": self.lr,
             "batch_size": self.batch_size,
