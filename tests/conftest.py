@@ -93,3 +93,25 @@ def tiny_vocab(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("tiny_vocab") / "vocab"
     build_vocab([tiny_corpus], out, BuildVocabConfig(vocab_size=1000, seed=0))
     return out
+
+
+# --- helpers for the bad-input tests -------------------------------------------------------------
+
+
+def flip_one_bit(path: Path) -> None:
+    """Flip one bit in the middle of a file (an Arrow shard stays readable: the change is in the data)."""
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+def run_cli_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``albertctl ARGV``; assert it exits 1 with exactly one line on stderr, and return it."""
+    from albertctl.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]

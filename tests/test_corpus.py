@@ -149,14 +149,11 @@ def test_reading_is_streaming(tmp_path: Path) -> None:
 def test_a_broken_gz_is_one_error_line(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import gzip
 
-    from albertctl.cli import main
+    from conftest import run_cli_error
 
     path = tmp_path / "corpus.txt.gz"
     whole = gzip.compress(("a line of text for the vocabulary\n" * 2000).encode())
     path.write_bytes(b"plain text, not gzip\n" if kind == "not gzip" else whole[: len(whole) // 2])
-    with pytest.raises(SystemExit) as exit_info:
-        main(["build-vocab", str(path), "--out", str(tmp_path / "vocab"), "--vocab-size", "50"])
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "is not a complete gzip file" in err[0], err
+    argv = ["build-vocab", str(path), "--out", str(tmp_path / "vocab"), "--vocab-size", "50"]
+    assert "is not a complete gzip file" in run_cli_error(argv, capsys)
     assert not (tmp_path / "vocab").exists()

@@ -275,7 +275,8 @@ def test_manifest_file_names_must_stay_inside_the_directory(
 ) -> None:
     import json
 
-    from albertctl.cli import main
+    from conftest import run_cli_error
+
     from albertctl.data.loader import read_data_info
 
     for k in range(2):
@@ -288,11 +289,7 @@ def test_manifest_file_names_must_stay_inside_the_directory(
     manifest_path.write_text(json.dumps(manifest))
     parts = [str(tmp_path / "parts" / f"part{k}") for k in range(2)]
     for argv in (["merge-data", *parts, "--out", str(tmp_path / "merged")], ["inspect-data", parts[0]]):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
-        assert exit_info.value.code == 1
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "not a plain file name" in err[0], err
+        assert "not a plain file name" in run_cli_error(argv, capsys)
     with pytest.raises(AlbertctlError, match="not a plain file name"):
         read_data_info(tmp_path / "parts" / "part0")
     assert victim.read_text() == "keep me" and not (tmp_path / "merged").exists()
@@ -347,22 +344,16 @@ def _state(pid: int) -> str:
 def test_inspect_and_merge_refuse_a_changed_shard(
     tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from albertctl.cli import main
+    from conftest import flip_one_bit, run_cli_error
 
     parts = [tmp_path / f"part{k}" for k in range(2)]
     for k, part in enumerate(parts):
         build(tiny_corpus, tiny_vocab, part, num_parts=2, part_index=k)
     shard = sorted(parts[1].glob("shard-*.arrow"))[0]
-    raw = bytearray(shard.read_bytes())
-    raw[len(raw) // 2] ^= 0x01
-    shard.write_bytes(bytes(raw))
+    flip_one_bit(shard)
     for argv in (
         ["inspect-data", str(parts[1])],
         ["merge-data", *map(str, parts), "--out", str(tmp_path / "m")],
     ):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
-        assert exit_info.value.code == 1
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"shard {shard} does not match the sha256" in err[0], err
+        assert f"shard {shard} does not match the sha256" in run_cli_error(argv, capsys)
     assert not (tmp_path / "m").exists()

@@ -416,18 +416,15 @@ def test_resume_refuses_a_planted_pickle_and_runs_nothing(
 ) -> None:
     import pickle
 
-    from albertctl.cli import main
+    from conftest import run_cli_error
 
     run = tmp_path / "run"
     pretrain(_config(data, run, max_steps=3, save_every=3))
     marker = tmp_path / "marker.txt"
     state = run / "checkpoints" / "step-000003" / "trainer_state.pt"
     state.write_bytes(pickle.dumps({"step": 3, "optimizer": _Planted(marker)}, protocol=2))
-    with pytest.raises(SystemExit) as exit_info:
-        main(["pretrain", "--out", str(run), "--resume", "--max-steps", "6"])
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "nothing in it was run" in err[0] and "trainer_state.pt" in err[0]
+    line = run_cli_error(["pretrain", "--out", str(run), "--resume", "--max-steps", "6"], capsys)
+    assert "nothing in it was run" in line and "trainer_state.pt" in line
     assert not marker.exists()
     # The genuine file of an unmodified run still resumes (weights_only reads our own state).
     pretrain(_config(data, tmp_path / "other", max_steps=3, save_every=3))
@@ -457,6 +454,8 @@ def test_a_changed_shard_is_refused_before_training(
 ) -> None:
     import shutil
 
+    from conftest import flip_one_bit, run_cli_error
+
     from albertctl.cli import main
     from albertctl.data.shards import verify_shards
 
@@ -467,16 +466,10 @@ def test_a_changed_shard_is_refused_before_training(
     assert verify_shards(copy, manifest["shards"], memo=memo) == 2  # both hashed
     assert verify_shards(copy, manifest["shards"], memo=memo) == 0  # memoized by size and mtime
     shard = copy / manifest["shards"][1]["file"]
-    raw = bytearray(shard.read_bytes())
-    raw[len(raw) // 2] ^= 0x01  # one flipped bit inside the data: still a readable Arrow file
-    shard.write_bytes(bytes(raw))
+    flip_one_bit(shard)
     argv = ["pretrain", "--data", str(copy), "--out", str(tmp_path / "run"), "--model", "debug",
             "--batch-size", "8", "--max-steps", "2", "--warmup-steps", "0", "--threads", "1"]  # fmt: skip
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"shard {shard} does not match the sha256" in err[0], err
+    assert f"shard {shard} does not match the sha256" in run_cli_error(argv, capsys)
     assert not (tmp_path / "run").exists()
     # --no-verify is the documented way past the check (the flipped bit is in the data, not the format).
     with pytest.raises(SystemExit) as exit_info:

@@ -143,9 +143,7 @@ def finetune_glue_command(
     max_steps: Annotated[
         int | None, typer.Option("--max-steps", help="Optimizer steps. (default: the preset)")
     ] = None,
-    epochs: Annotated[
-        float | None, typer.Option("--epochs", help="Epochs (instead of --max-steps).")
-    ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (instead of --max-steps).")] = None,
     warmup_steps: Annotated[
         int | None, typer.Option("--warmup-steps", help="(default: the preset, or 10% of the steps)")
     ] = None,

@@ -15,13 +15,8 @@ Overwrite = Annotated[
         "--overwrite", help="Replace an existing output directory (it is kept until the new one is complete)."
     ),
 ]
-Verify = Annotated[
-    bool,
-    typer.Option(
-        "--verify/--no-verify",
-        help="Check each shard against its manifest's sha256 first (once per file).",
-    ),
-]
+VERIFY_HELP = "Check each shard against its manifest's sha256 first (once per file)."
+Verify = Annotated[bool, typer.Option("--verify/--no-verify", help=VERIFY_HELP)]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
 Workers = Annotated[
     int, typer.Option("--workers", min=1, help="Worker processes; the output does not depend on it.")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from albertctl.cli.options import Overwrite
+from albertctl.cli.options import VERIFY_HELP, Overwrite
 
 if TYPE_CHECKING:
     from albertctl.train.pretrain import PretrainReport, TrainEvent
@@ -127,7 +127,7 @@ def pretrain_command(
         bool | None,
         typer.Option(
             "--verify/--no-verify",
-            help="Check each shard against its manifest's sha256 first (once per file). [default: verify]",
+            help=f"{VERIFY_HELP} [default: verify]",
             show_default=False,
         ),
     ] = None,

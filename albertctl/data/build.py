@@ -182,6 +182,9 @@ class _Job:
 _WORKER: dict[str, Any] = {}
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: have the kernel SIGKILL this worker when its parent dies (``kill -9`` included), so
     no orphaned worker (and, once the workers are gone, no resource tracker) keeps running."""
@@ -194,9 +197,6 @@ def _die_with_parent(parent_pid: int) -> None:
         return
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _init_worker(

@@ -104,7 +104,7 @@ def read_data_info(data_dir: Path, *, verify: bool = False) -> DataInfo:
     if verify:
         from albertctl.data.shards import verify_shards
 
-        verify_shards(data_dir, [e for e in entries if isinstance(e, dict)])
+        verify_shards(data_dir, entries)
     return info
 
 

@@ -19,7 +19,9 @@ fingerprint of its content. See docs/data-format.md.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,6 +30,8 @@ import numpy as np
 import pyarrow as pa
 
 from albertctl.data.sop import Instance
+from albertctl.errors import AlbertctlError
+from albertctl.fsutil import sha256_file
 
 LIST_COLUMNS = ("input_ids", "token_type_ids", "token_boundary", "masked_lm_positions", "masked_lm_ids")
 COLUMNS = (*LIST_COLUMNS, "sentence_order_label")
@@ -146,12 +150,6 @@ def verify_shards(data_dir: Path, entries: Sequence[dict], *, memo: Path | None 
     files that changed. Returns how many shards were hashed now. A mismatch or a missing file is
     one clear error naming the shard.
     """
-    import hashlib
-    import json
-
-    from albertctl.errors import AlbertctlError
-    from albertctl.fsutil import sha256_file
-
     memo = memo or _memo_file()
     try:
         seen = json.loads(memo.read_text(encoding="utf-8"))
