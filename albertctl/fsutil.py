@@ -69,6 +69,11 @@ def read_json(path: Path) -> Any:
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             hint="the file is corrupt or half-written; rebuild it",
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise AlbertctlError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="the file is corrupt or not a JSON file; rebuild it",
+        ) from None
 
 
 def write_safetensors(path: Path, tensors: dict[str, Any], *, fmt: str) -> None:

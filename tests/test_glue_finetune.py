@@ -254,3 +254,20 @@ def test_bad_inputs(checkpoint: Path, tmp_path: Path, tiny_vocab: Path) -> None:
 def test_max_steps_and_epochs_together_are_refused() -> None:
     with pytest.raises(AlbertctlError, match="both set the run's length"):
         FinetuneConfig(max_steps=10, epochs=2)
+
+
+def test_vocab_overriding_the_models_own_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    glue = write_sentiment_dir(tmp_path / "glue", train=8, dev=4)
+    other = tmp_path / "wordpiece"
+    other.mkdir()
+    (other / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n"
+    )
+    run = dict(tasks=parse_tasks("sst2"), data_dir=glue, model_path=checkpoint, vocab=other)
+    with pytest.raises(AlbertctlError, match=r"vocabularies differ: .*--vocab .*the model's own") as info:
+        finetune_glue(_FAST, out=tmp_path / "a", **run)
+    assert "--allow-vocab-mismatch" in info.value.hint
+    assert not (tmp_path / "a").exists()
+    # Allowed, the next check still stands: the model's 1000 ids do not fit a 7-piece vocabulary.
+    with pytest.raises(AlbertctlError, match="vocab_size 1000 but its tokenizer has 7 pieces"):
+        finetune_glue(_FAST, out=tmp_path / "a", allow_vocab_mismatch=True, **run)

@@ -357,3 +357,43 @@ def test_inspect_and_merge_refuse_a_changed_shard(
     ):
         assert f"shard {shard} does not match the sha256" in run_cli_error(argv, capsys)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_replaced_vocabulary_or_edited_vocab_size_is_refused(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    from conftest import run_cli_error
+
+    replaced = tmp_path / "replaced"
+    shutil.copytree(built, replaced)
+    shutil.rmtree(replaced / "vocab")
+    (replaced / "vocab").mkdir()
+    (replaced / "vocab" / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
+    line = run_cli_error(["inspect-data", str(replaced)], capsys)
+    assert f"{replaced / 'vocab'} is not the vocabulary the data was built with" in line
+    edited = tmp_path / "edited"
+    shutil.copytree(built, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["vocab_size"] = 900
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    line = run_cli_error(["inspect-data", str(edited)], capsys)
+    assert "says vocab_size 900 but" in line and "has 1000 pieces" in line
+
+
+def test_inspect_data_on_a_truncated_shard_is_one_line(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from conftest import run_cli_error
+
+    copy = tmp_path / "data"
+    shutil.copytree(built, copy)
+    shard = sorted(copy.glob("shard-*.arrow"))[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    line = run_cli_error(["inspect-data", str(copy), "--no-verify"], capsys)
+    assert line.startswith(f"error: cannot read shard {shard}")
+    assert "does not match the sha256" in run_cli_error(["inspect-data", str(copy)], capsys)

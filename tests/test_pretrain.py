@@ -475,3 +475,38 @@ def test_a_changed_shard_is_refused_before_training(
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--no-verify"])
     assert exit_info.value.code in (0, None)
+
+
+def test_ids_outside_the_vocabulary_are_one_clear_error(data: tuple[Path, Path], tmp_path: Path) -> None:
+    """An edited vocab_size (the shards still match their sha256) is caught by verification up
+    front, and without verification by the loader, before a batch reaches the model."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data[0], copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["vocab_size"] = 64  # the synthetic ids reach 127
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(AlbertctlError, match=r"shard .*shard-00000.arrow holds id 12\d, outside .* 64"):
+        pretrain(_config((copy, data[1]), tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(AlbertctlError, match=r"shard .* holds ids outside the vocabulary \(64 pieces\)"):
+        pretrain(_config((copy, data[1]), tmp_path / "run", verify_data=False))
+
+
+def test_init_from_another_vocabulary_is_refused_unless_allowed(
+    data: tuple[Path, Path], tiny_vocab: Path, tmp_path: Path
+) -> None:
+    from albertctl.model import save_model
+    from albertctl.vocab import load_tokenizer
+
+    model = AlbertForPreTraining(get_config("debug", vocab_size=128))
+    save_model(model, tmp_path / "model", tokenizer=load_tokenizer(tiny_vocab))  # 1000 pieces
+    with pytest.raises(AlbertctlError, match=r"vocabularies differ: .*\(the model .*\) vs synthetic") as info:
+        pretrain(_config(data, tmp_path / "run", init=tmp_path / "model"))
+    assert "--allow-vocab-mismatch" in info.value.hint
+    assert not (tmp_path / "run").exists()
+    report = pretrain(
+        _config(data, tmp_path / "run", init=tmp_path / "model", max_steps=2, allow_vocab_mismatch=True)
+    )
+    assert report.final_step == 2

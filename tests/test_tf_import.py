@@ -135,3 +135,56 @@ def test_bad_checkpoints_fail_clearly_and_write_nothing(tmp_path: Path, breakage
     with pytest.raises(AlbertctlError, match=message):
         import_tf(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _corruptions(rng: np.random.Generator, raw: bytes, flips: int, width: int) -> list[bytes]:
+    """``flips`` copies of ``raw`` with ``width`` consecutive random bytes at a random place."""
+    out = []
+    for _ in range(flips):
+        data = bytearray(raw)
+        at = int(rng.integers(0, len(raw) - width + 1))
+        data[at : at + width] = rng.integers(0, 256, size=width, dtype=np.uint8).tobytes()
+        out.append(bytes(data))
+    return out
+
+
+def test_malformed_checkpoints_never_give_a_traceback(tmp_path: Path) -> None:
+    """Byte corruptions and truncations of every file of the fixture: each import either works or
+    is one AlbertctlError (the index fuzz found IndexError and TypeError before)."""
+    rng = np.random.default_rng(0)
+    files = ("model.ckpt-1234.index", "model.ckpt-1234.data-00000-of-00001", "albert_config.json")
+    cases: list[tuple[str, bytes]] = []
+    for name in files:
+        raw = (FIXTURE / name).read_bytes()
+        cases += [(name, d) for d in _corruptions(rng, raw, 150 if name.endswith("index") else 20, 1)]
+        cases += [(name, d) for d in _corruptions(rng, raw, 100 if name.endswith("index") else 10, 5)]
+        cases += [(name, raw[:cut]) for cut in sorted(set(rng.integers(0, len(raw), size=12).tolist()))]
+    source = _release(tmp_path)
+    _vocab(source / "vocab.txt")
+    outcomes = {"imported": 0, "refused": 0}
+    for k, (name, data) in enumerate(cases):
+        original = (source / name).read_bytes()
+        (source / name).write_bytes(data)
+        try:
+            import_tf(source, tmp_path / f"out{k}")
+            outcomes["imported"] += 1
+            shutil.rmtree(tmp_path / f"out{k}")
+        except AlbertctlError:
+            outcomes["refused"] += 1
+            assert not (tmp_path / f"out{k}").exists()
+        finally:
+            (source / name).write_bytes(original)
+    assert outcomes["refused"] > len(cases) // 4 and outcomes["imported"] > 0
+
+
+def test_config_of_another_size_is_refused_before_allocating(tmp_path: Path) -> None:
+    source = _release(tmp_path)
+    (source / "albert_config.json").write_text(json.dumps({**CONFIG, "vocab_size": 10**9}))
+    with pytest.raises(AlbertctlError, match=r"word_embeddings.weight is \[40, \d+\] in the checkpoint"):
+        import_tf(source, tmp_path / "out")  # a model of 10**9 x E floats would not fit in memory
+    (source / "albert_config.json").write_text(json.dumps([CONFIG]))
+    with pytest.raises(AlbertctlError, match="albert_config.json must hold a JSON object"):
+        import_tf(source, tmp_path / "out")
+    (source / "albert_config.json").write_bytes(b'{"vocab_size": "\xff"}')
+    with pytest.raises(AlbertctlError, match=r"albert_config.json is not UTF-8 text"):
+        import_tf(source, tmp_path / "out")

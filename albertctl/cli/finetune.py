@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from albertctl.cli.options import Device, Overwrite, Precision, typer_app
+from albertctl.cli.options import AllowVocabMismatch, Device, Overwrite, Precision, typer_app
 from albertctl.errors import AlbertctlError
 
 if TYPE_CHECKING:
@@ -131,7 +131,12 @@ def finetune_glue_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.", show_default=False)],
     vocab: Annotated[
         Path | None,
-        typer.Option("--vocab", help="Vocabulary dir, when the model folder has none.", show_default=False),
+        typer.Option(
+            "--vocab",
+            help="Vocabulary dir, when the model folder has none (another than the model's own needs "
+            "--allow-vocab-mismatch).",
+            show_default=False,
+        ),
     ] = None,
     preset: Annotated[
         str, typer.Option("--preset", help="reference (paper Table 14), small, or auto (by model width).")
@@ -167,6 +172,7 @@ def finetune_glue_command(
     random_init: Annotated[
         bool, typer.Option("--random-init", help="Fresh weights, same config and tokenizer: the baseline.")
     ] = False,
+    allow_vocab_mismatch: AllowVocabMismatch = False,
     precision: Precision = "fp32",
     device: Device = "auto",
     overwrite: Overwrite = False,
@@ -204,6 +210,7 @@ def finetune_glue_command(
         model_path=model,
         out=out,
         vocab=vocab,
+        allow_vocab_mismatch=allow_vocab_mismatch,
         overwrite=overwrite,
         log=lambda line: console.print(line, markup=False),
     )

@@ -17,6 +17,12 @@ Overwrite = Annotated[
 ]
 VERIFY_HELP = "Check each shard against its manifest's sha256 first (once per file)."
 Verify = Annotated[bool, typer.Option("--verify/--no-verify", help=VERIFY_HELP)]
+ALLOW_VOCAB_MISMATCH_HELP = (
+    "Accept a model whose vocabulary differs from the one it is given (same size): you mean the change."
+)
+AllowVocabMismatch = Annotated[
+    bool, typer.Option("--allow-vocab-mismatch", help=ALLOW_VOCAB_MISMATCH_HELP, show_default=False)
+]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
 Workers = Annotated[
     int, typer.Option("--workers", min=1, help="Worker processes; the output does not depend on it.")

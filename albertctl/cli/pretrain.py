@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from albertctl.cli.options import VERIFY_HELP, Overwrite
+from albertctl.cli.options import VERIFY_HELP, AllowVocabMismatch, Overwrite
 
 if TYPE_CHECKING:
     from albertctl.train.pretrain import PretrainReport, TrainEvent
@@ -131,6 +131,7 @@ def pretrain_command(
             show_default=False,
         ),
     ] = None,
+    allow_vocab_mismatch: AllowVocabMismatch = False,
     device: Annotated[
         str | None,
         typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N. [default: auto]"),
@@ -170,6 +171,7 @@ def pretrain_command(
         "resume": resume,
         "overwrite": overwrite or None,
         "verify_data": verify,
+        "allow_vocab_mismatch": allow_vocab_mismatch or None,
         "device": device,
         "threads": threads,
     }

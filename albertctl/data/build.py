@@ -632,11 +632,14 @@ def merge_parts(
             f"parts {indices} do not cover 0..{first['num_parts'] - 1} exactly once",
             hint="pass every part directory of the build, each once",
         )
-    if verify:  # before anything is linked: a damaged part must not become a "good" merged set
-        from albertctl.data.shards import verify_shards
+    from albertctl.data.shards import verify_shards, verify_vocab_copy
 
-        for directory, manifest in zip(part_dirs, manifests, strict=True):
-            verify_shards(Path(directory), manifest["shards"])
+    # Before anything is linked: a damaged part must not become a "good" merged set.
+    for directory, manifest in zip(part_dirs, manifests, strict=True):
+        vocab_size, fingerprint = int(manifest["vocab_size"]), str(manifest["vocab_fingerprint"])
+        verify_vocab_copy(Path(directory), vocab_size=vocab_size, fingerprint=fingerprint)
+        if verify:
+            verify_shards(Path(directory), manifest["shards"], vocab_size=vocab_size)
     shards = sorted((s for m in manifests for s in m["shards"]), key=lambda s: s["file"])
     sources = {
         s["file"]: Path(d) / s["file"] for d, m in zip(part_dirs, manifests, strict=True) for s in m["shards"]

@@ -52,15 +52,18 @@ def inspect_data(
     """Totals, length histogram, SOP balance, masks per instance and decoded first rows."""
     import pyarrow.compute as pc
 
-    from albertctl.data.shards import read_shard
+    from albertctl.data.shards import read_shard, verify_shards, verify_vocab_copy
     from albertctl.vocab import load_tokenizer
 
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
+    verify_vocab_copy(
+        data_dir,
+        vocab_size=int(manifest["vocab_size"]),
+        fingerprint=str(manifest.get("vocab_fingerprint", "")),
+    )
     if verify:
-        from albertctl.data.shards import verify_shards
-
-        verify_shards(data_dir, manifest["shards"])
+        verify_shards(data_dir, manifest["shards"], vocab_size=int(manifest["vocab_size"]))
     lengths, masks, labels = [], [], []
     first_table = None
     for shard in manifest["shards"]:

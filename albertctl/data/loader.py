@@ -101,10 +101,11 @@ def read_data_info(data_dir: Path, *, verify: bool = False) -> DataInfo:
         raise AlbertctlError(
             f"{data_dir}: shard file(s) missing: {', '.join(missing[:3])}", hint="rebuild the data"
         )
-    if verify:
-        from albertctl.data.shards import verify_shards
+    from albertctl.data.shards import verify_shards, verify_vocab_copy
 
-        verify_shards(data_dir, entries)
+    verify_vocab_copy(data_dir, vocab_size=info.vocab_size, fingerprint=info.vocab_fingerprint)
+    if verify:
+        verify_shards(data_dir, entries, vocab_size=info.vocab_size)
     return info
 
 
@@ -139,6 +140,7 @@ class _Piece:
                 f"{path} lacks column(s) {', '.join(missing)}",
                 hint="rebuild the data with albertctl make-data",
             )
+        self.path = path
         self.num_rows = batch.num_rows
         self.offsets: dict[str, np.ndarray] = {}
         self.values: dict[str, np.ndarray] = {}
@@ -162,12 +164,14 @@ class _Piece:
 class ShardSet:
     """All rows of a list of shard files, memory-mapped, addressed by one global row index."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], *, vocab_size: int | None = None) -> None:
         import pyarrow as pa
 
         from albertctl.data.shards import iter_shard_batches
 
         self.paths = tuple(Path(p) for p in paths)
+        self.vocab_size = vocab_size
+        """Ids must be below this (checked per batch, so unverified data fails with one line)."""
         self._pieces: list[_Piece] = []
         for path in self.paths:
             try:
@@ -232,6 +236,14 @@ def collate(
         lm_ids[b, :k] = piece.row("masked_lm_ids", i)
         weights[b, :k] = 1.0
         sop[b] = piece.sop[i]
+    limit = shards.vocab_size
+    if limit is not None and max(int(input_ids.max()), int(lm_ids.max())) >= limit:
+        b = int(np.flatnonzero((input_ids >= limit).any(1) | (lm_ids >= limit).any(1))[0])
+        raise AlbertctlError(
+            f"shard {located[b][0].path} holds ids outside the vocabulary ({limit} pieces)",
+            hint="the data does not come from this vocabulary, or the shard is damaged: "
+            "rebuild it with albertctl make-data (--verify checks every shard up front)",
+        )
     return {
         "input_ids": torch.from_numpy(input_ids),
         "token_type_ids": torch.from_numpy(token_type_ids),

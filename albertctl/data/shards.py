@@ -32,6 +32,7 @@ import pyarrow as pa
 from albertctl.data.sop import Instance
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import sha256_file
+from albertctl.vocab import has_vocabulary, load_tokenizer
 
 LIST_COLUMNS = ("input_ids", "token_type_ids", "token_boundary", "masked_lm_positions", "masked_lm_ids")
 COLUMNS = (*LIST_COLUMNS, "sentence_order_label")
@@ -127,8 +128,26 @@ def iter_shard_batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 
 def read_shard(path: Path) -> pa.Table:
-    """Read one shard (memory-mapped, either IPC format) as a table."""
-    return _open_shard(path).read_all()
+    """Read one shard (memory-mapped, either IPC format) as a table; an unreadable or truncated
+    file is one clear error naming it."""
+    try:
+        return _open_shard(path).read_all()
+    except (OSError, pa.ArrowException) as exc:
+        raise AlbertctlError(
+            f"cannot read shard {path}: {exc}",
+            hint="the file is damaged or truncated: rebuild the data with albertctl make-data",
+        ) from exc
+
+
+def max_token_id(table: pa.Table) -> int:
+    """The largest id in ``input_ids`` and ``masked_lm_ids`` (-1 for an empty shard)."""
+    import pyarrow.compute as pc
+
+    highest = -1
+    for name in ("input_ids", "masked_lm_ids"):
+        value = pc.max(pc.list_flatten(table[name])).as_py()
+        highest = max(highest, -1 if value is None else int(value))
+    return highest
 
 
 # -- integrity: shards checked against the sha256 their manifest records --------------------------
@@ -142,13 +161,16 @@ def _memo_file() -> Path:
     return Path(base) / "albertctl" / VERIFY_MEMO
 
 
-def verify_shards(data_dir: Path, entries: Sequence[dict], *, memo: Path | None = None) -> int:
-    """Check every shard of a data directory against the sha256 its manifest records.
+def verify_shards(
+    data_dir: Path, entries: Sequence[dict], *, vocab_size: int | None = None, memo: Path | None = None
+) -> int:
+    """Check every shard of a data directory against the sha256 its manifest records, and its ids
+    against ``vocab_size`` (the manifest's, which :func:`verify_vocab_copy` ties to ``vocab/``).
 
-    A shard is hashed once: its path, size and mtime are memoized (in the user cache, or
-    ``memo``) with the digest that matched, so reopening a large dataset (a resume) re-hashes only
-    files that changed. Returns how many shards were hashed now. A mismatch or a missing file is
-    one clear error naming the shard.
+    A shard is read once: its path, size and mtime are memoized (in the user cache, or ``memo``)
+    with the digest that matched and its largest id, so reopening a large dataset (a resume)
+    re-reads only files that changed. Returns how many shards were read now. A mismatch, an id
+    out of range or a missing file is one clear error naming the shard.
     """
     memo = memo or _memo_file()
     try:
@@ -171,17 +193,26 @@ def verify_shards(data_dir: Path, entries: Sequence[dict], *, memo: Path | None 
             ) from None
         key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
         stamp = [stat.st_size, stat.st_mtime_ns, expected]
-        if seen.get(key) == stamp:
-            continue
-        hashed += 1
-        if sha256_file(path) != expected:
+        memoized = seen.get(key)
+        if isinstance(memoized, list) and len(memoized) == 4 and memoized[:3] == stamp:
+            highest = int(memoized[3])
+        else:
+            hashed += 1
+            if sha256_file(path) != expected:
+                raise AlbertctlError(
+                    f"shard {path} does not match the sha256 in its manifest: it was changed, "
+                    "damaged or swapped after make-data wrote it",
+                    hint="rebuild the data with albertctl make-data (or restore the file); "
+                    "--no-verify skips this check",
+                )
+            highest = max_token_id(read_shard(path))
+            seen[key] = [*stamp, highest]
+        if vocab_size is not None and highest >= vocab_size:
             raise AlbertctlError(
-                f"shard {path} does not match the sha256 in its manifest: it was changed, damaged "
-                "or swapped after make-data wrote it",
-                hint="rebuild the data with albertctl make-data (or restore the file); "
-                "--no-verify skips this check",
+                f"shard {path} holds id {highest}, outside the manifest's vocab_size {vocab_size}",
+                hint="the manifest's vocab_size was edited or the shard comes from a larger "
+                "vocabulary: rebuild the data with albertctl make-data",
             )
-        seen[key] = stamp
     if hashed:
         try:  # the memo is a cache: failing to write it only costs a re-hash next time
             memo.parent.mkdir(parents=True, exist_ok=True)
@@ -191,3 +222,25 @@ def verify_shards(data_dir: Path, entries: Sequence[dict], *, memo: Path | None 
         except OSError:
             pass
     return hashed
+
+
+def verify_vocab_copy(data_dir: Path, *, vocab_size: int, fingerprint: str) -> None:
+    """Check that ``DATA_DIR/vocab`` is the vocabulary the manifest says the data was built with
+    (same fingerprint, same size): a replaced ``vocab/`` would ship the wrong tokenizer with every
+    checkpoint trained on the data. A directory without ``vocab/`` (synthetic data) passes."""
+    vocab_dir = Path(data_dir) / "vocab"
+    if not has_vocabulary(vocab_dir):
+        return
+    manifest = Path(data_dir) / "manifest.json"
+    tokenizer = load_tokenizer(vocab_dir)
+    if fingerprint and tokenizer.fingerprint() != fingerprint:
+        raise AlbertctlError(
+            f"{vocab_dir} is not the vocabulary the data was built with (fingerprint "
+            f"{tokenizer.fingerprint()[:12]}, {manifest} records {fingerprint[:12]})",
+            hint="restore the vocab/ that make-data wrote, or rebuild the data with the new vocabulary",
+        )
+    if tokenizer.vocab_size != vocab_size:
+        raise AlbertctlError(
+            f"{manifest} says vocab_size {vocab_size} but {vocab_dir} has {tokenizer.vocab_size} pieces",
+            hint="the manifest was edited: rebuild the data with albertctl make-data",
+        )

@@ -495,6 +495,7 @@ def finetune_glue(
     model_path: Path,
     out: Path,
     vocab: Path | None = None,
+    allow_vocab_mismatch: bool = False,
     overwrite: bool = False,
     log: Log | None = None,
 ) -> FinetuneReport:
@@ -504,7 +505,7 @@ def finetune_glue(
     from albertctl.model import resolve_checkpoint
     from albertctl.model.checkpoint import read_checkpoint
     from albertctl.train.runtime import resolve_device, resolve_precision
-    from albertctl.vocab import has_vocabulary, load_tokenizer
+    from albertctl.vocab import check_same_vocabulary, has_vocabulary, load_tokenizer
 
     check_output_dir(Path(out), overwrite=overwrite)
     device = resolve_device(config.device)
@@ -516,6 +517,13 @@ def finetune_glue(
             hint="pass --vocab DIR: the vocabulary the model was pretrained with",
         )
     tokenizer: Tokenizer = load_tokenizer(vocab if vocab is not None else checkpoint)
+    if vocab is not None and has_vocabulary(checkpoint):
+        check_same_vocabulary(
+            (tokenizer.fingerprint(), f"--vocab {vocab}"),
+            (load_tokenizer(checkpoint).fingerprint(), f"the model's own, in {checkpoint}"),
+            allow=allow_vocab_mismatch,
+            hint="drop --vocab: the model folder has the tokenizer it was trained with",
+        )
     model_config, _, _, _ = read_checkpoint(checkpoint)
     if model_config.vocab_size != tokenizer.vocab_size:
         raise AlbertctlError(

@@ -18,6 +18,7 @@ does not.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,19 +117,66 @@ class _Entry:
     size: int
 
 
+def _count(value: Any, what: str) -> int:
+    """A protobuf integer field that must be a non-negative count; else the index is corrupt."""
+    if not isinstance(value, int) or value < 0 or value >= 1 << 63:
+        raise ValueError(f"{what} is {value!r}")
+    return value
+
+
 def _parse_entry(value: bytes, name: str, where: Path) -> _Entry:
     fields: dict[int, Any] = {}
     shape: list[int] = []
     for number, _, field in message_fields(value):
         if number == 2:  # TensorShapeProto: repeated Dim dim = 2 { int64 size = 1 }
-            for inner_number, _, dim in message_fields(field):
+            for inner_number, _, dim in message_fields(bytes(field)):
                 if inner_number == 2:
-                    shape.append(next((v for n, _, v in message_fields(dim) if n == 1), 0))
+                    size = next((v for n, _, v in message_fields(bytes(dim)) if n == 1), 0)
+                    shape.append(_count(size, f"a dimension of {name}"))
         elif number == 7:
             raise AlbertctlError(f"{where}: {name} is a partitioned variable, which albertctl does not read")
         else:
             fields[number] = field
-    return _Entry(fields.get(1, 0), tuple(shape), fields.get(3, 0), fields.get(4, 0), fields.get(5, 0))
+    dtype, shard, offset, size = (_count(fields.get(n, 0), f"field {n} of {name}") for n in (1, 3, 4, 5))
+    return _Entry(dtype, tuple(shape), shard, offset, size)
+
+
+def _read_index(index: Path) -> tuple[dict[str, _Entry], int]:
+    """(entries by variable name, number of data shards) of a checkpoint's ``.index`` table; any
+    malformed byte is one clear error (the table is parsed with bounds and type checks)."""
+    data = index.read_bytes()
+    if len(data) < _FOOTER_SIZE or int.from_bytes(data[-8:], "little") != _TABLE_MAGIC:
+        raise AlbertctlError(f"{index} is not a TensorFlow checkpoint index (bad magic number)")
+    try:
+        footer = data[-_FOOTER_SIZE:]
+        _, pos = read_varint(footer, 0)  # metaindex handle: offset
+        _, pos = read_varint(footer, pos)  # and size (unused)
+        index_offset, pos = read_varint(footer, pos)
+        index_size, _ = read_varint(footer, pos)
+        entries: dict[str, _Entry] = {}
+        num_shards = 1
+        for _, handle in _entries(_block(data, index_offset, index_size, index)):
+            for key, value in _entries(_block(data, *_handle(handle), index)):
+                if key == b"":  # BundleHeaderProto { int32 num_shards = 1; ... }
+                    num_shards = next((v for n, _, v in message_fields(value) if n == 1), 1)
+                    if not isinstance(num_shards, int) or not 1 <= num_shards < 100_000:
+                        raise ValueError(f"the header says {num_shards!r} data shards")
+                    continue
+                name = key.decode("utf-8")
+                entries[name] = _parse_entry(value, name, index)
+    except (IndexError, ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, AlbertctlError):
+            raise
+        raise AlbertctlError(
+            f"{index} is corrupt ({type(exc).__name__}: {exc})",
+            hint="copy the checkpoint again (every .index and .data-* file of one prefix)",
+        ) from None
+    for name, entry in entries.items():
+        if entry.shard >= num_shards:
+            raise AlbertctlError(
+                f"{index} is corrupt ({name} names data shard {entry.shard} of {num_shards})"
+            )
+    return entries, num_shards
 
 
 def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
@@ -138,23 +186,7 @@ def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
         raise AlbertctlError(
             f"{index} does not exist", hint="pass the checkpoint prefix, e.g. DIR/model.ckpt-1000"
         )
-    data = index.read_bytes()
-    if len(data) < _FOOTER_SIZE or int.from_bytes(data[-8:], "little") != _TABLE_MAGIC:
-        raise AlbertctlError(f"{index} is not a TensorFlow checkpoint index (bad magic number)")
-    footer = data[-_FOOTER_SIZE:]
-    _, pos = read_varint(footer, 0)  # metaindex handle: offset
-    _, pos = read_varint(footer, pos)  # and size (unused)
-    index_offset, pos = read_varint(footer, pos)
-    index_size, _ = read_varint(footer, pos)
-    entries: dict[str, _Entry] = {}
-    num_shards = 1
-    for _, handle in _entries(_block(data, index_offset, index_size, index)):
-        for key, value in _entries(_block(data, *_handle(handle), index)):
-            if key == b"":  # BundleHeaderProto { int32 num_shards = 1; ... }
-                num_shards = next((v for n, _, v in message_fields(value) if n == 1), 1)
-                continue
-            name = key.decode("utf-8")
-            entries[name] = _parse_entry(value, name, index)
+    entries, num_shards = _read_index(index)
     shards: dict[int, np.ndarray] = {}  # memory maps: optimizer slots are never read into memory
     out: dict[str, np.ndarray] = {}
     for name, entry in entries.items():
@@ -171,7 +203,7 @@ def read_tf_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
             )
         shard = shards[entry.shard]
         dtype = _dtype(_DTYPES[entry.dtype])
-        count = int(np.prod(entry.shape, dtype=np.int64))
+        count = math.prod(entry.shape)
         if entry.size != count * dtype.itemsize or entry.offset + entry.size > len(shard):
             raise AlbertctlError(
                 f"{index}: {name} does not fit its data shard (truncated or corrupt checkpoint)"
@@ -320,7 +352,16 @@ def import_tf(
         raise AlbertctlError(
             f"no albert_config.json beside {prefix}", hint="pass the model's config with --config FILE"
         )
-    config, _ = hf.from_hf_config(tf_config_to_hf(read_json(config_file)))
+    raw_config = read_json(config_file)
+    if not isinstance(raw_config, dict):
+        raise AlbertctlError(
+            f"{config_file} must hold a JSON object (an albert_config.json), "
+            f"not a {type(raw_config).__name__}"
+        )
+    try:
+        config, _ = hf.from_hf_config(tf_config_to_hf(raw_config))
+    except AlbertctlError as exc:
+        raise AlbertctlError(f"{config_file}: {exc.message}", hint=exc.hint) from None
     tensors = read_tf_checkpoint(prefix)
     hf_state, unknown = tf_to_hf_state_dict(tensors)
     state, unknown_hf = hf.from_hf_state_dict(hf_state)
@@ -347,15 +388,24 @@ def import_tf(
     else:
         head, num_labels = "backbone", None
         state = {k.removeprefix("albert."): v for k, v in state.items() if k.startswith("albert.")}
-    model = build_model(config, head, num_labels)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+    # Shapes are compared on the meta device first: a config that does not belong to the
+    # checkpoint (vocab_size 10**9, say) is refused before its model is allocated.
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in build_model(config, head, num_labels).state_dict().items()}
+    wrong = next((k for k, v in state.items() if k in shapes and tuple(v.shape) != shapes[k]), None)
+    missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
+    if wrong is not None or missing or extra:
+        if wrong is not None:
+            got, want = list(state[wrong].shape), list(shapes[wrong])
+            what = f"{wrong} is {got} in the checkpoint, {want} by the config"
+        else:
+            what = f"it lacks {', '.join(missing[:3])}" if missing else f"{', '.join(extra[:3])} are extra"
         raise AlbertctlError(
-            f"{prefix} does not match its config {config_file.name}: {first}",
+            f"{prefix} does not match its config {config_file.name}: {what}",
             hint="check that --config belongs to this checkpoint",
-        ) from None
+        )
+    model = build_model(config, head, num_labels)
+    model.load_state_dict(state, strict=True)
     if vocab is None:
         vocab = _find_one(directory, ("vocab.txt", "*.model"), "vocabulary", "--vocab")
     tokenizer = load_tokenizer(vocab) if vocab is not None else None

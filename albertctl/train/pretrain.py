@@ -141,6 +141,9 @@ class PretrainConfig:
     """auto, cpu, cuda or cuda:N."""
     threads: int | None = None
     """torch intra-op threads per process (None: torch's default)."""
+    allow_vocab_mismatch: bool = False
+    """Let ``init`` (or the resumed checkpoint) come from another vocabulary of the same size than
+    ``data``: continued pretraining after a vocabulary change. Without it a mismatch is refused."""
     verify_data: bool = True
     """Check every shard against the sha256 its manifest records before training (each file is
     hashed once; its size and mtime are memoized in the user cache, so a resume re-hashes only
@@ -325,6 +328,21 @@ class _Trainer:
 
     # ----------------------------------------------------------------------------------- setup
 
+    def _check_model_vocabulary(self, source: Path) -> None:
+        """The weights we start from must come from the data's vocabulary (unless allowed)."""
+        from albertctl.model import resolve_checkpoint
+        from albertctl.vocab import check_same_vocabulary, has_vocabulary, load_tokenizer
+
+        checkpoint = resolve_checkpoint(source)
+        if not has_vocabulary(checkpoint):
+            return  # a bare weights folder: only vocab_size can be compared
+        check_same_vocabulary(
+            (load_tokenizer(checkpoint).fingerprint(), f"the model {checkpoint}"),
+            (self.info.vocab_fingerprint, f"the data {self.info.data_dir / 'manifest.json'}"),
+            allow=self.config.allow_vocab_mismatch,
+            hint="pretrain on data built with the model's vocabulary (make-data --vocab MODEL_DIR)",
+        )
+
     def _build(self) -> None:
         import torch
 
@@ -354,7 +372,7 @@ class _Trainer:
                     f"and {self.info.vocab_fingerprint[:12]}, from their manifests)",
                     hint="build the held-out data with the --vocab the training data used",
                 )
-            self.eval_shards = ShardSet(eval_info.shards)
+            self.eval_shards = ShardSet(eval_info.shards, vocab_size=eval_info.vocab_size)
         self.aside = _prepare_run_dir(cfg, ctx)
         barrier(ctx)
         self.run_dir = Path(cfg.out)
@@ -378,6 +396,8 @@ class _Trainer:
         else:
             model_config = get_config(cfg.model, vocab_size=self.info.vocab_size)
             model = AlbertForPreTraining(model_config, generator=init_gen)
+        if cfg.resume or cfg.init is not None:
+            self._check_model_vocabulary(self.resume_from[0] if self.resume_from else Path(cfg.init))
         if model_config.vocab_size != self.info.vocab_size:
             raise AlbertctlError(
                 f"the model's vocab_size {model_config.vocab_size} != the data's {self.info.vocab_size}",
@@ -402,7 +422,7 @@ class _Trainer:
             self.optimizer, warmup_steps=cfg.warmup_steps, total_steps=cfg.max_steps
         )
         self.loader = PretrainingLoader(
-            ShardSet(self.info.shards),
+            ShardSet(self.info.shards, vocab_size=self.info.vocab_size),
             global_batch_size=cfg.batch_size,
             grad_accum=cfg.grad_accum,
             rank=ctx.rank,

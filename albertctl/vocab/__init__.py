@@ -10,10 +10,12 @@ from __future__ import annotations
 from albertctl.vocab.build import REFERENCE_USER_SYMBOLS, BuildVocabConfig, BuildVocabReport, build_vocab
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
 from albertctl.vocab.tokenizer import (
+    ALLOW_VOCAB_MISMATCH,
     EncodedPair,
     SentencePieceTokenizer,
     Tokenizer,
     WordStartRule,
+    check_same_vocabulary,
     has_vocabulary,
     load_tokenizer,
     reference_word_start,
@@ -21,6 +23,7 @@ from albertctl.vocab.tokenizer import (
 )
 
 __all__ = [
+    "ALLOW_VOCAB_MISMATCH",
     "REFERENCE_USER_SYMBOLS",
     "BuildVocabConfig",
     "BuildVocabReport",
@@ -30,6 +33,7 @@ __all__ = [
     "Tokenizer",
     "WordStartRule",
     "build_vocab",
+    "check_same_vocabulary",
     "has_vocabulary",
     "load_tokenizer",
     "normalize_text",

@@ -330,6 +330,31 @@ def has_vocabulary(directory: Path) -> bool:
     return any((Path(directory) / name).is_file() for name in (MODEL_FILE, WORDPIECE_FILE))
 
 
+ALLOW_VOCAB_MISMATCH = "--allow-vocab-mismatch"
+"""The flag that lets two artifacts of different vocabularies meet, where a user can mean it."""
+
+
+def check_same_vocabulary(
+    first: tuple[str, str], second: tuple[str, str], *, allow: bool | None = None, hint: str
+) -> bool:
+    """Refuse to join two artifacts whose vocabularies differ: each is ``(fingerprint, source)``,
+    the source saying where its fingerprint comes from. An empty fingerprint (an artifact written
+    before fingerprints were recorded) is not compared. ``allow=None``: a mismatch is always an
+    error; ``False``: an error whose hint names :data:`ALLOW_VOCAB_MISMATCH`; ``True``: allowed.
+    Returns whether the vocabularies differ."""
+    (fingerprint_a, source_a), (fingerprint_b, source_b) = first, second
+    if not fingerprint_a or not fingerprint_b or fingerprint_a == fingerprint_b:
+        return False
+    if allow:
+        return True
+    if allow is False:
+        hint = f"{hint}; {ALLOW_VOCAB_MISMATCH} if the change is meant"
+    raise AlbertctlError(
+        f"vocabularies differ: {fingerprint_a[:12]} ({source_a}) vs {fingerprint_b[:12]} ({source_b})",
+        hint=hint,
+    )
+
+
 # Vocabulary kind -> (its file's default name, the vocab_config.json key that may rename it).
 _KIND_FILES = {"sentencepiece": (MODEL_FILE, "model_file"), "wordpiece": (WORDPIECE_FILE, "vocab_file")}
 
