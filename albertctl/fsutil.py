@@ -57,23 +57,33 @@ def write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_utf8(path: Path, *, encoding: str = "utf-8", newline: str | None = None) -> str:
+    """The text of ``path``; bytes that are not UTF-8 are one clear error naming the file, line and
+    byte (``encoding="utf-8-sig"`` drops a leading BOM; ``newline=""`` keeps "\r" as read)."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise AlbertctlError(
+            f"{path} is not UTF-8 text (line {line}, byte {exc.start}: {exc.reason})",
+            hint="convert it to UTF-8 (e.g. iconv -f cp1252 -t utf-8), or check that it is the right file",
+        ) from None
+    return text if newline == "" else text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def read_json(path: Path) -> Any:
     """Read a JSON file, turning a missing or corrupt file into a clear error."""
     path = Path(path)
     if not path.is_file():
         raise AlbertctlError(f"{path} does not exist", hint="check the path, or rebuild that output")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
         raise AlbertctlError(
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             hint="the file is corrupt or half-written; rebuild it",
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise AlbertctlError(
-            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
-            hint="the file is corrupt or not a JSON file; rebuild it",
-        ) from None
 
 
 def write_safetensors(path: Path, tensors: dict[str, Any], *, fmt: str) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from albertctl import __version__
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import read_json, sha256_file, sha256_json, write_json
+from albertctl.fsutil import read_json, read_utf8, sha256_file, sha256_json, write_json
 
 try:  # Python >= 3.11
     import tomllib
@@ -237,7 +237,7 @@ def load_config(path: Path) -> dict[str, Any]:
             f"pipeline config {path} does not exist", hint="see configs/demo.toml for an example"
         )
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        config = tomllib.loads(read_utf8(path))
     except tomllib.TOMLDecodeError as exc:
         raise AlbertctlError(f"{path} is not valid TOML: {exc}") from exc
     return config

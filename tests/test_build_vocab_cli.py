@@ -63,6 +63,9 @@ def _bad_input(tmp_path: Path, case: str) -> list[str]:
     if case == "non-utf8":
         (tmp_path / "bad.txt").write_bytes(b"fine\n\xff\xfe broken\n")
         return [str(tmp_path / "bad.txt")]
+    if case == "one-long-line":  # a 20 KB document on one line: over spm's max_sentence_length
+        (tmp_path / "long.txt").write_text(" ".join(f"word{i % 500}" for i in range(2500)) + "\n")
+        return [str(tmp_path / "long.txt")]
     if case == "unknown-type":
         (tmp_path / "data.csv").write_text("a,b\n", encoding="utf-8")
         return [str(tmp_path / "data.csv")]
@@ -75,6 +78,7 @@ def _bad_input(tmp_path: Path, case: str) -> list[str]:
         ("empty", "the corpus is empty"),
         ("non-utf8", "bad.txt is not UTF-8 text: invalid byte 0xff at byte offset 5"),
         ("unknown-type", "unknown file type"),
+        ("one-long-line", "every line is longer than --max-sentence-length (4192 bytes)"),
         ("missing", "missing.txt does not exist"),
     ],
 )

@@ -111,3 +111,41 @@ def test_bad_flags_are_one_error_line_and_exit_1(
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert f"(see albertctl {argv[0]} --help)" in lines[0] and captured.out == ""
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_disk_full_is_one_line_and_keeps_the_old_output(
+    tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """ENOSPC from any writer (here: the vocabulary's manifest, a make-data shard) is one line,
+    exit 1, no temporary left, and an output being replaced with --overwrite is still there."""
+    import errno
+    import os
+    import shutil
+
+    import albertctl.data.shards
+    import albertctl.vocab.build
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    old = tmp_path / "vocab"
+    shutil.copytree(tiny_vocab, old)
+    before = sorted(p.name for p in old.iterdir())
+    monkeypatch.setattr(albertctl.vocab.build, "write_json", full)
+    monkeypatch.setattr(albertctl.data.shards, "write_shard", full)
+    for argv, out in (
+        (["build-vocab", str(tiny_corpus), "--out", str(old), "--vocab-size", "300", "--overwrite"], old),
+        (["make-data", str(tiny_corpus), "--vocab", str(tiny_vocab), "--out", str(tmp_path / "data")],
+         tmp_path / "data"),
+    ):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 1
+        lines = capsys.readouterr().err.strip().splitlines()  # progress lines come first
+        errors = [line for line in lines if line.startswith("error:")]
+        assert (
+            errors == lines[-1:] and errors[0].startswith("error: cannot write ") and "No space" in errors[0]
+        )
+        assert not list(tmp_path.glob(f".{out.name}.tmp-*"))
+    assert sorted(p.name for p in old.iterdir()) == before
+    assert not (tmp_path / "data").exists()

@@ -154,6 +154,16 @@ def test_label_outside_set_names_file_and_line(tmp_path: Path) -> None:
         read_split(TASKS["cola"], glue, "dev")
 
 
+def test_bytes_that_are_not_utf8_name_file_and_line(tmp_path: Path) -> None:
+    glue = write_glue_dir(tmp_path, ("cola",))
+    path = glue / "CoLA" / "train.tsv"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] += b" caf\xe9"  # cp1252, not UTF-8
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(AlbertctlError, match=r"CoLA/train\.tsv is not UTF-8 text \(line 3, byte \d+"):
+        read_split(TASKS["cola"], glue, "train")
+
+
 def test_missing_task_and_missing_file(tmp_path: Path) -> None:
     glue = write_glue_dir(tmp_path, ("sst2",))
     with pytest.raises(AlbertctlError, match="no CoLA data under"):

@@ -252,6 +252,11 @@ def test_pipeline_cli_dry_run_and_config_errors(tmp_path: Path, capsys: pytest.C
         main(["pipeline", str(config)])
     assert exit_info.value.code == 1
     assert "is not valid TOML" in capsys.readouterr().err
+    config.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")  # a binary file passed by mistake
+    with pytest.raises(SystemExit) as exit_info:
+        main(["pipeline", str(config)])
+    assert exit_info.value.code == 1
+    assert f"error: {config} is not UTF-8 text (line 1, byte 0" in capsys.readouterr().err
 
 
 def test_eval_data_flags_override_data_flags_once(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ code 1; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Annotated
 
@@ -56,6 +57,9 @@ _USER_ERRORS = (
     PermissionError,
 )
 
+# Errors of the storage, not of albertctl or its input: one line like a user error.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and turn user errors into one line + exit 1."""
@@ -77,6 +81,20 @@ def main(argv: list[str] | None = None) -> None:
             raise
         # The message is plain text: square brackets (e.g. "albertctl[plot]") must survive.
         err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
+        raise SystemExit(1) from None
+    except OSError as exc:
+        if debug or exc.errno not in _STORAGE_ERRNOS:
+            raise
+        # Disk full (or quota, read-only, file too large) from any writer: the outputs are atomic,
+        # so the partial one is already gone; say where, and how to go on.
+        where = f" {exc.filename}" if exc.filename else ""
+        err.print(
+            Text.assemble(
+                ("error:", "bold red"),
+                f" cannot write{where}: {exc.strerror} (free space there or choose another --out, "
+                "then rerun; nothing half-written was kept, and a pretraining run goes on with --resume)",
+            )
+        )
         raise SystemExit(1) from None
     except (KeyboardInterrupt, _ABORT):
         err.print("interrupted")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from albertctl.errors import AlbertctlError
+from albertctl.fsutil import read_utf8
 from albertctl.glue.tasks import LAST, JsonFields, TaskSpec, TsvColumns
 
 _HF_SPLITS = {
@@ -128,30 +129,29 @@ def read_split(spec: TaskSpec, data_dir: Path, split: str) -> SplitData:
 def read_jsonl(path: Path, spec: TaskSpec, fields: JsonFields, *, labelled: bool = True) -> SplitData:
     """Read one JSON-lines split (CLUE): an object per line with the task's keys."""
     examples: list[Example] = []
-    with open(path, encoding="utf-8-sig") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise AlbertctlError(
-                    f"{where}: not a JSON object ({exc.msg})", hint="fix or remove that line"
-                ) from None
-            keys = [
-                k for k in (fields.text_a, fields.text_b, fields.label if labelled else None) if k is not None
-            ]
-            missing = [k for k in keys if not isinstance(row, dict) or k not in row]
-            if missing:
-                raise AlbertctlError(
-                    f"{where}: no {', '.join(repr(k) for k in missing)} for {spec.dir_name}",
-                    hint="the file is not in the CLUE layout for this task, or that line is damaged",
-                )
-            label = _parse_label(spec, str(row[fields.label]), where) if labelled else None
-            guid = str(row.get("id", len(examples)))
-            text_b = str(row[fields.text_b]) if fields.text_b is not None else None
-            examples.append(Example(guid=guid, text_a=str(row[fields.text_a]), text_b=text_b, label=label))
+    for lineno, line in enumerate(read_utf8(path, encoding="utf-8-sig").split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AlbertctlError(
+                f"{where}: not a JSON object ({exc.msg})", hint="fix or remove that line"
+            ) from None
+        keys = [
+            k for k in (fields.text_a, fields.text_b, fields.label if labelled else None) if k is not None
+        ]
+        missing = [k for k in keys if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise AlbertctlError(
+                f"{where}: no {', '.join(repr(k) for k in missing)} for {spec.dir_name}",
+                hint="the file is not in the CLUE layout for this task, or that line is damaged",
+            )
+        label = _parse_label(spec, str(row[fields.label]), where) if labelled else None
+        guid = str(row.get("id", len(examples)))
+        text_b = str(row[fields.text_b]) if fields.text_b is not None else None
+        examples.append(Example(guid=guid, text_a=str(row[fields.text_a]), text_b=text_b, label=label))
     return SplitData(examples=examples, source=path)
 
 
@@ -211,9 +211,8 @@ def parse_tsv_lines(lines: list[str], spec: TaskSpec, columns: TsvColumns, sourc
 
 def read_tsv(path: Path, spec: TaskSpec, columns: TsvColumns) -> SplitData:
     """Read one classic GLUE TSV file (``utf-8-sig``: a leading BOM is dropped)."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        # newline="" keeps a stray "\r" inside a field from splitting a row.
-        lines = handle.read().split("\n")
+    # newline="" keeps a stray "\r" inside a field from splitting a row.
+    lines = read_utf8(path, encoding="utf-8-sig", newline="").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return parse_tsv_lines(lines, spec, columns, str(path))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from albertctl.errors import AlbertctlError
+from albertctl.fsutil import read_utf8
 
 # Activations the model implements. "gelu_new" is the tanh approximation that TF ALBERT calls
 # "gelu"; "gelu" here is the exact erf form (the transformers meaning of the name).
@@ -185,7 +186,7 @@ def config_from_json(path: Path) -> AlbertConfig:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_utf8(path))
     except (OSError, json.JSONDecodeError) as exc:
         raise AlbertctlError(
             f"cannot read model config {path}: {exc}", hint="pass a flavor name or a JSON file"

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import locks_output, read_json
+from albertctl.fsutil import locks_output, read_json, read_utf8
 from albertctl.vocab.spm_proto import message_fields, read_varint
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
@@ -295,9 +295,7 @@ def find_checkpoint(source: Path) -> Path:
         )
     state = source / "checkpoint"
     if state.is_file():
-        match = re.search(
-            r'^model_checkpoint_path:\s*"(.*)"', state.read_text(encoding="utf-8"), re.MULTILINE
-        )
+        match = re.search(r'^model_checkpoint_path:\s*"(.*)"', read_utf8(state), re.MULTILINE)
         if match:
             named = Path(match.group(1))
             for prefix in (named if named.is_absolute() else source / named, source / named.name):

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import output_lock
+from albertctl.fsutil import output_lock, read_utf8
 from albertctl.train.distributed import DistContext
 
 # The released models' recipe (REFERENCE.md §6): a documented preset, too big for a laptop.
@@ -845,7 +845,7 @@ def read_toml_config(path: Path) -> dict[str, Any]:
             raise AlbertctlError("reading --config needs Python 3.11+ or the tomli package") from exc
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_utf8(path))
     except OSError as exc:
         raise AlbertctlError(f"cannot read --config {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:

@@ -206,6 +206,13 @@ def train_sentencepiece(sentences: Iterable[str], config: BuildVocabConfig) -> b
                 f"{too_small.group(2)} required characters",
                 hint="raise --vocab-size or lower --character-coverage",
             ) from None
+        if "sentences_.empty()" in message:  # spm drops lines over max_sentence_length bytes
+            raise AlbertctlError(
+                "SentencePiece kept no sentence to train on: every line is longer than "
+                f"--max-sentence-length ({config.max_sentence_length} bytes), or the text is empty",
+                hint="split the text into lines (a sentence or paragraph each), "
+                "or raise --max-sentence-length",
+            ) from None
         raise AlbertctlError(f"SentencePiece training failed: {message}") from None
     return model.getvalue()
 
