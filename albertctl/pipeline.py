@@ -144,15 +144,32 @@ def read_marker(out: Path) -> dict[str, Any] | None:
         return None
 
 
+def output_files(out: Path) -> dict[str, int]:
+    """Every file of a stage's output (relative path -> size), its record excepted."""
+    out = Path(out)
+    return {
+        p.relative_to(out).as_posix(): p.stat().st_size
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != MARKER
+    }
+
+
 def decide(out: Path, fingerprint: str, *, force: bool = False) -> str:
-    """``run`` when there is no output, ``skip`` when its record matches, else ``rerun``."""
+    """``run`` when there is no output, ``skip`` when its record matches (same fingerprint, and
+    every file the record lists still there with its size), else ``rerun``."""
     out = Path(out)
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return "run"
     marker = read_marker(out)
-    if not force and marker is not None and marker.get("fingerprint") == fingerprint:
-        return "skip"
-    return "rerun"
+    if force or marker is None or marker.get("fingerprint") != fingerprint:
+        return "rerun"
+    recorded = marker.get("files")
+    if isinstance(recorded, dict):  # records written before files were listed carry none
+        for name, size in recorded.items():
+            path = out / name
+            if not path.is_file() or path.stat().st_size != size:
+                return "rerun"  # a shard, checkpoint or result was deleted or changed
+    return "skip"
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
@@ -219,6 +236,7 @@ def run_stages(
                 "fingerprint": fingerprint,
                 "argv": argv,
                 "seconds": round(seconds, 2),
+                "files": output_files(Path(stage.out)),
             }
             write_json(Path(stage.out) / MARKER, record)
         results.append(StageResult(stage.name, action, fingerprint, round(time.perf_counter() - started, 2)))
@@ -299,6 +317,17 @@ def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str
             raise AlbertctlError(
                 f"{key} must be {expected}, got {body[name]!r}", hint=f"fix {key} in the pipeline config"
             )
+    # Values whose meaning only the stage's command knows, checked here so no stage runs first.
+    tasks = config.get("inputs", {}).get("tasks")
+    if tasks is not None:
+        from albertctl.glue.tasks import parse_tasks
+
+        parse_tasks(",".join([tasks] if isinstance(tasks, str) else tasks))
+    model = config.get("pretrain", {}).get("model")
+    if model is not None:
+        from albertctl.model.config import get_config
+
+        get_config(str(model))
     for table, reserved in _RESERVED.items():
         body = config.get(table, {})
         clash = sorted(set(body) & reserved)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_cli_error
 
 from albertctl import pipeline as pl
 from albertctl.cli import main
@@ -86,6 +87,23 @@ def test_changed_input_content_reruns_the_whole_chain(tmp_path: Path, corpus: Pa
     pl.run_stages(chain(tmp_path), FakeCommands())
     corpus.write_text(corpus.read_text() + "a third document\nwith two lines\n\n")
     assert set(actions(pl.run_stages(chain(tmp_path), FakeCommands())).values()) == {"rerun"}
+
+
+def test_a_deleted_or_changed_output_file_reruns_its_stage(tmp_path: Path, corpus: Path) -> None:
+    pl.run_stages(chain(tmp_path), FakeCommands())
+    assert pl.read_marker(tmp_path / "b")["files"] == {
+        "argv.json": (tmp_path / "b" / "argv.json").stat().st_size
+    }
+    (tmp_path / "b" / "argv.json").unlink()  # e.g. a shard deleted by hand
+    (tmp_path / "d" / "argv.json").write_text("[]")  # or truncated
+    fake = FakeCommands()
+    assert actions(pl.run_stages(chain(tmp_path), fake)) == {
+        "a": "skip",
+        "b": "rerun",
+        "c": "skip",
+        "d": "rerun",
+    }
+    assert fake.names() == ["b", "d"]  # same fingerprints: what depends on them is still up to date
 
 
 def test_output_without_a_matching_record_is_rebuilt(tmp_path: Path, corpus: Path) -> None:
@@ -171,6 +189,8 @@ def test_flags_and_overrides() -> None:
         ({"inputs": {"tasks": ["cola", 3]}}, "inputs.tasks must be a task name or a list"),
         ({"inputs": {"corpus": 5}}, "inputs.corpus must be a path or a list of paths"),
         ({"run": {"out": 1}}, "run.out must be a path"),
+        ({"inputs": {"tasks": ["cola", "colaa"]}}, "unknown task 'colaa'"),
+        ({"pretrain": {"model": "huge"}}, "unknown model 'huge'"),
     ],
 )
 def test_validate_config_errors(config: dict, message: str) -> None:
@@ -257,6 +277,28 @@ def test_pipeline_cli_dry_run_and_config_errors(tmp_path: Path, capsys: pytest.C
         main(["pipeline", str(config)])
     assert exit_info.value.code == 1
     assert f"error: {config} is not UTF-8 text (line 1, byte 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "sets", "message"),
+    [
+        ('[vocab]\nvocab-size = "big"\n', [], "stage vocab: Invalid value for '--vocab-size'"),
+        ("[pretrain]\nmax-steps = 4.5\n", [], "stage pretrain: Invalid value for '--max-steps'"),
+        ("", ["pretrain.max-steps=abc"], "stage pretrain: Invalid value for '--max-steps'"),
+        ("[vocab]\nvocab-size = 0\n", [], "stage vocab: Invalid value for '--vocab-size'"),
+    ],
+)
+def test_stage_flag_values_are_checked_before_any_stage(
+    toml: str, sets: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "p.toml"
+    config.write_text(toml)
+    run = tmp_path / "run"
+    for dry in ([], ["--dry-run"]):
+        argv = ["pipeline", str(config), "--out", str(run), *[a for s in sets for a in ("--set", s)], *dry]
+        line = run_cli_error(argv, capsys)
+        assert message in line and "no stage has run" in line
+        assert not run.exists()
 
 
 def test_eval_data_flags_override_data_flags_once(tmp_path: Path) -> None:

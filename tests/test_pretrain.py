@@ -510,3 +510,21 @@ def test_init_from_another_vocabulary_is_refused_unless_allowed(
         _config(data, tmp_path / "run", init=tmp_path / "model", max_steps=2, allow_vocab_mismatch=True)
     )
     assert report.final_step == 2
+
+
+def test_resume_below_the_steps_done_is_refused_and_a_new_end_is_said(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    pretrain(_config(data, run, max_steps=4, save_every=2))
+    saved = (run / "pretrain_config.json").read_bytes()
+    with pytest.raises(AlbertctlError, match="--max-steps 2: the run is already at step 4"):
+        pretrain(_config(data, run, max_steps=2, save_every=2, resume=True))
+    assert (run / "pretrain_config.json").read_bytes() == saved  # not rewritten
+    events: list = []
+    report = pretrain(_config(data, run, max_steps=6, save_every=2, resume=True), on_event=events.append)
+    assert report.final_step == 6
+    notes = [e.values["message"] for e in events if e.kind == "notice"]
+    assert notes == ["max_steps 4 -> 6: the learning-rate decay now ends at step 6, not 4 "
+                     "(pretrain_config.json records the new value)"]  # fmt: skip
+    assert json.loads((run / "pretrain_config.json").read_text())["max_steps"] == 6

@@ -44,6 +44,30 @@ def run_cli(argv: list[str]) -> None:
             ) from None
 
 
+def check_stage_argv(stages: list) -> None:
+    """Parse every stage's command line as its command will, before the first stage runs: a
+    value of the wrong type or out of range (``vocab-size = "big"``, ``max-steps = 4.5``, a bad
+    ``--set``) is one error naming the stage, not a failure after earlier stages ran."""
+    from albertctl.cli import _USAGE_ERROR, app
+    from albertctl.errors import AlbertctlError
+    from albertctl.pipeline import LATEST_CHECKPOINT
+
+    root = typer.main.get_command(app)
+    for stage in stages:
+        command, args = root, list(stage.argv)
+        while args and args[0] in getattr(command, "commands", {}):
+            command = command.commands[args.pop(0)]  # type: ignore[attr-defined]
+        # The checkpoint the pretrain stage will write does not exist yet: any path parses the same.
+        args = [a[len(LATEST_CHECKPOINT) :] if a.startswith(LATEST_CHECKPOINT) else a for a in args]
+        try:
+            command.make_context(f"albertctl {' '.join(stage.argv[:2])}", args)
+        except _USAGE_ERROR as exc:
+            raise AlbertctlError(
+                f"stage {stage.name}: {exc.format_message()}",
+                hint="fix that key in the pipeline config (or its --set); no stage has run",
+            ) from None
+
+
 def known_flags() -> dict[str, set[str]]:
     """The long option names (without ``--``) each stage's command accepts, read from the typer app."""
     from albertctl.cli import app
@@ -121,6 +145,7 @@ def pipeline(
         )
         fingerprint = demo.source_fingerprint(names)
     stages = pl.build_stages(settings, source_fingerprint=fingerprint)
+    check_stage_argv(stages)
 
     console = Console(highlight=False)
     results = pl.run_stages(

@@ -229,6 +229,8 @@ class _Display:
             )
             if self.progress is not None:
                 self.progress.update(self.task, total=v["max_steps"])
+        elif event.kind == "notice":
+            self._log(f"[yellow]note:[/] {event.values['message']}")
         elif event.kind == "checkpoint":
             self._log(f"[green]saved[/] {event.values['path']}")
         elif event.kind == "stop":

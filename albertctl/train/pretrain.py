@@ -217,7 +217,8 @@ class TrainEvent:
     """What the loop reports to its caller (the CLI draws progress from these)."""
 
     kind: str
-    """start, train, budget (--time-budget chose the end step), eval, checkpoint, stop or end."""
+    """start, train, budget (--time-budget chose the end step), notice (a message: a resume
+    that changes the schedule), eval, checkpoint, stop or end."""
     step: int
     """Optimizer steps done when the event happened."""
     values: dict[str, Any] = field(default_factory=dict)
@@ -463,6 +464,26 @@ class _Trainer:
         self.guard.load_state_dict(state.extra.get("guard", {}))
         self.window.load_state_dict(state.extra.get("window", {}))
         self.step = state.step
+        planned = int(state.scheduler.get("total_steps", self.config.max_steps))
+        if self.config.max_steps < self.step:
+            raise AlbertctlError(
+                f"cannot resume {self.run_dir} with --max-steps {self.config.max_steps}: "
+                f"the run is already at step {self.step}",
+                hint=f"pass a --max-steps above {self.step} to train on, or leave it out to keep the "
+                f"run's own ({planned})",
+            )
+        if self.config.max_steps != planned and self.config.time_budget is None:
+            self.emit(
+                TrainEvent(
+                    "notice",
+                    self.step,
+                    {
+                        "message": f"max_steps {planned} -> {self.config.max_steps}: the learning-rate "
+                        f"decay now ends at step {self.config.max_steps}, not {planned} "
+                        "(pretrain_config.json records the new value)"
+                    },
+                )
+            )
         if self.config.time_budget is not None and state.extra.get("budget_steps") is not None:
             self._end_at(min(int(state.extra["budget_steps"]), self.config.max_steps))
         self.resume_from = None  # drop the weights copy
