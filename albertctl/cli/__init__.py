@@ -19,6 +19,7 @@ from rich.text import Text
 from albertctl import __version__
 from albertctl.cli import build_vocab, export, finetune, importer, make_data, pipeline, pretrain
 from albertctl.cli.options import typer_app
+from albertctl.errors import AlbertctlError
 
 app = typer_app("albertctl", "From raw text to a pretrained and fine-tuned ALBERT.")
 
@@ -48,8 +49,9 @@ for _module in (build_vocab, make_data, pretrain, finetune, export, importer, pi
 _USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 _ABORT = typer.Abort
 
+# User mistakes and file-system errors are one line; anything else is a bug and shows its traceback.
 _USER_ERRORS = (
-    ValueError,
+    AlbertctlError,
     FileNotFoundError,
     FileExistsError,
     NotADirectoryError,
