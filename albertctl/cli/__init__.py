@@ -17,7 +17,16 @@ from rich.console import Console
 from rich.text import Text
 
 from albertctl import __version__
-from albertctl.cli import build_vocab, export, finetune, importer, make_data, pipeline, pretrain
+from albertctl.cli import (
+    build_vocab,
+    eval_pretrain,
+    export,
+    finetune,
+    importer,
+    make_data,
+    pipeline,
+    pretrain,
+)
 from albertctl.cli.options import typer_app
 from albertctl.errors import AlbertctlError
 
@@ -41,7 +50,7 @@ def root(
     """albertctl: build-vocab -> make-data -> pretrain -> finetune glue."""
 
 
-for _module in (build_vocab, make_data, pretrain, finetune, export, importer, pipeline):
+for _module in (build_vocab, make_data, pretrain, finetune, eval_pretrain, export, importer, pipeline):
     _module.register(app)
 
 # click's usage-error and abort classes, found through typer's public BadParameter/Abort so this

@@ -7,110 +7,29 @@ Flags -> :class:`~albertctl.data.build.MakeDataConfig` -> :func:`~albertctl.data
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from albertctl.cli.options import CorpusInputs, Overwrite, Seed, TextColumn, TextField, Verify, Workers
+from albertctl.cli.options import CorpusInputs, Overwrite, Verify, Workers
+from albertctl.data.config import MakeDataConfig
+from albertctl.settings import argument, command, extra, options, values_for
 
 if TYPE_CHECKING:
     from albertctl.data.inspection import DataInspection, ShownToken
 
 
-def make_data_command(
-    inputs: CorpusInputs,
-    vocab: Annotated[
-        Path, typer.Option("--vocab", help="Vocabulary dir from build-vocab.", show_default=False)
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output data directory.", show_default=False)],
-    max_seq_length: Annotated[
-        int, typer.Option("--max-seq-length", help="Tokens per instance with [CLS] and 2x [SEP], 5..512.")
-    ] = 512,
-    max_predictions: Annotated[
-        int, typer.Option("--max-predictions", help="Most masked positions per instance.")
-    ] = 20,
-    masked_lm_prob: Annotated[
-        float, typer.Option("--masked-lm-prob", help="Share of tokens masked (before the cap).")
-    ] = 0.15,
-    dupe_factor: Annotated[
-        int, typer.Option("--dupe-factor", help="Passes over the corpus with new masks (reference: 40).")
-    ] = 10,
-    short_seq_prob: Annotated[
-        float, typer.Option("--short-seq-prob", help="Chance of a shorter random target length per document.")
-    ] = 0.1,
-    ngram: Annotated[
-        int, typer.Option("--ngram", help="Longest masked n-gram in whole words; P(n) ∝ 1/n.")
-    ] = 3,
-    whole_word: Annotated[
-        bool, typer.Option("--whole-word/--no-whole-word", help="Mask all pieces of a word or none.")
-    ] = True,
-    single_segment: Annotated[
-        str,
-        typer.Option(
-            "--single-segment",
-            help="A chunk of one segment: split (cut at a word, then SOP), reference (B from a random "
-            "document, labelled swapped: albert#234) or drop.",
-        ),
-    ] = "split",
-    split_sentences: Annotated[
-        bool,
-        typer.Option(
-            "--split-sentences",
-            help="Split lines into sentences first (needs `pip install 'albertctl[sentences]'`).",
-        ),
-    ] = False,
-    word_segmenter: Annotated[
-        str | None,
-        typer.Option(
-            "--word-segmenter",
-            help="Mask Chinese whole words: join CJK pieces into the words this segmenter finds "
-            "(jieba; needs `pip install 'albertctl[zh]'`).",
-        ),
-    ] = None,
-    shard_size: Annotated[
-        float,
-        typer.Option(
-            "--shard-size",
-            help="Millions of characters (~MB) of text per group; each pass over a group is one shard.",
-        ),
-    ] = 4.0,
-    num_parts: Annotated[
-        int, typer.Option("--num-parts", min=1, help="Build the data in this many parts.")
-    ] = 1,
-    part_index: Annotated[
-        int, typer.Option("--part-index", min=0, help="Which part this run builds (0-based).")
-    ] = 0,
-    text_field: TextField = "text",
-    text_column: TextColumn = "text",
-    seed: Seed = 12345,
-    workers: Workers = 1,
-    overwrite: Overwrite = False,
+def _make_data(
+    *, inputs: list[str], vocab: Path, out: Path, workers: int, overwrite: bool, **settings: Any
 ) -> None:
-    """Build sharded Arrow pretraining data (SOP pairs, whole-word n-gram masks); rerun to resume."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from albertctl.corpus import resolve_inputs, total_input_bytes
-    from albertctl.data.build import MakeDataConfig, build_pretraining_data
+    from albertctl.data.build import build_pretraining_data
 
-    config = MakeDataConfig(
-        max_seq_length=max_seq_length,
-        max_predictions=max_predictions,
-        masked_lm_prob=masked_lm_prob,
-        short_seq_prob=short_seq_prob,
-        dupe_factor=dupe_factor,
-        ngram=ngram,
-        whole_word=whole_word,
-        single_segment=single_segment,
-        split_sentences=split_sentences,
-        word_segmenter=word_segmenter,
-        shard_size_mb=shard_size,
-        seed=seed,
-        num_parts=num_parts,
-        part_index=part_index,
-        text_field=text_field,
-        text_column=text_column,
-    )
+    config = MakeDataConfig(**values_for(MakeDataConfig, settings))
+    shard_size, num_parts = config.shard_size_mb, config.num_parts
     console = Console(stderr=True)
     # Groups are cut while streaming; the total is an estimate from the input size.
     estimate = max(1, round(total_input_bytes(resolve_inputs(inputs)) / (shard_size * 1e6) / num_parts))
@@ -146,6 +65,20 @@ def make_data_command(
         f"{totals['shards']} shards ({totals['documents']:,} documents, {totals['long_segments']:,} "
         f"segments longer than the sequence truncated; SOP swapped {swapped:.1%})"
     )
+
+
+make_data_command = command(
+    _make_data,
+    params=[
+        argument("inputs", CorpusInputs),
+        argument("vocab", Annotated[Path, typer.Option("--vocab", help="Vocabulary dir from build-vocab.")]),
+        argument("out", Annotated[Path, typer.Option("--out", "-o", help="Output data directory.")]),
+        *options(MakeDataConfig),
+        extra("workers", Workers, 1),
+        extra("overwrite", Overwrite, False),
+    ],
+    doc="Build sharded Arrow pretraining data (SOP pairs, whole-word n-gram masks); rerun to resume.",
+)
 
 
 def _format_tokens(tokens: list[ShownToken]) -> str:

@@ -14,167 +14,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from albertctl.cli.options import VERIFY_HELP, AllowVocabMismatch, Overwrite
+from albertctl.settings import command, extra, options, values_for
+from albertctl.train.pretrain import PretrainConfig
 
 if TYPE_CHECKING:
     from albertctl.train.pretrain import PretrainReport, TrainEvent
 
 
-def pretrain_command(
-    data: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--data", help="Pretraining data directory from make-data (repeatable).", show_default=False
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Run directory.", show_default=False)
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="TOML file with any of these settings; flags override it.", show_default=False
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model", help="debug, tiny, base, large, xlarge, xxlarge or a config .json. [default: tiny]"
-        ),
-    ] = None,
-    init: Annotated[
-        Path | None,
-        typer.Option(
-            "--init", help="Start from these weights (checkpoint, run dir or HF dir).", show_default=False
-        ),
-    ] = None,
-    recipe: Annotated[
-        str | None,
-        typer.Option(
-            "--recipe", help="default (sized to --model) or released (batch 4096, lr 0.00176, 125k steps)."
-        ),
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Global batch, in sequences. [default: per model]")
-    ] = None,
-    grad_accum: Annotated[
-        int | None, typer.Option("--grad-accum", help="Micro-batches per step. [default: 1]")
-    ] = None,
-    max_steps: Annotated[
-        int | None, typer.Option("--max-steps", help="Optimizer steps. [default: per model]")
-    ] = None,
-    time_budget: Annotated[
-        float | None,
-        typer.Option(
-            "--time-budget",
-            help="Minutes of training steps: after 12 steps, --max-steps is lowered to the steps that "
-            "fit at the measured speed (evaluations and checkpoints come on top).",
-            show_default=False,
-        ),
-    ] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate. [default: per model]")] = None,
-    warmup_steps: Annotated[
-        int | None, typer.Option("--warmup-steps", help="Linear warm-up steps. [default: per model]")
-    ] = None,
-    optimizer: Annotated[
-        str | None, typer.Option("--optimizer", help="lamb or adamw. [default: lamb]")
-    ] = None,
-    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="[default: 0.01]")] = None,
-    clip_norm: Annotated[
-        float | None, typer.Option("--clip-norm", help="Global gradient-norm clip, 0 = off. [default: 1.0]")
-    ] = None,
-    precision: Annotated[
-        str | None,
-        typer.Option(
-            "--precision",
-            help="fp32, bf16 (autocast) or auto (bf16 on CUDA/AMX/AVX512-BF16). [default: auto]",
-        ),
-    ] = None,
-    compile_model: Annotated[
-        bool | None,
-        typer.Option("--compile/--no-compile", help="torch.compile the model.", show_default=False),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed for init, data order, dropout. [default: 12345]")
-    ] = None,
-    eval_data: Annotated[
-        list[Path] | None,
-        typer.Option("--eval-data", help="Held-out data directory (repeatable).", show_default=False),
-    ] = None,
-    eval_every: Annotated[
-        int | None,
-        typer.Option("--eval-every", help="Steps between evaluations, 0 = end only. [default: 1000]"),
-    ] = None,
-    eval_max_sequences: Annotated[
-        int | None,
-        typer.Option("--eval-max-sequences", help="Held-out sequences per evaluation. [default: 2048]"),
-    ] = None,
-    save_every: Annotated[
-        int | None, typer.Option("--save-every", help="Steps between checkpoints. [default: 1000]")
-    ] = None,
-    keep_last: Annotated[
-        int | None, typer.Option("--keep-last", help="Checkpoints kept. [default: 3]")
-    ] = None,
-    log_every: Annotated[
-        int | None, typer.Option("--log-every", help="Steps per metrics record. [default: 10]")
-    ] = None,
-    resume: Annotated[
-        bool | None,
-        typer.Option("--resume", help="Continue from the newest checkpoint in --out.", show_default=False),
-    ] = None,
-    overwrite: Overwrite = False,
-    verify: Annotated[
-        bool | None,
-        typer.Option(
-            "--verify/--no-verify",
-            help=f"{VERIFY_HELP} [default: verify]",
-            show_default=False,
-        ),
-    ] = None,
-    allow_vocab_mismatch: AllowVocabMismatch = False,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N. [default: auto]"),
-    ] = None,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="torch threads per process. [default: torch's]")
-    ] = None,
-) -> None:
-    """Pretrain ALBERT with MLM + SOP (resumable; runs under torchrun for DDP)."""
+def _pretrain(*, config: Path | None, recipe: str | None, **given: Any) -> None:
     from albertctl.train.distributed import context_from_env
     from albertctl.train.pretrain import pretrain, read_toml_config, resolve_pretrain_config
 
-    flags: dict[str, Any] = {
-        "data": tuple(data) if data else None,
-        "out": out,
-        "model": model,
-        "init": init,
-        "recipe": recipe,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "max_steps": max_steps,
-        "time_budget": time_budget,
-        "lr": lr,
-        "warmup_steps": warmup_steps,
-        "optimizer": optimizer,
-        "weight_decay": weight_decay,
-        "clip_norm": clip_norm,
-        "precision": precision,
-        "compile": compile_model,
-        "seed": seed,
-        "eval_data": tuple(eval_data) if eval_data else None,
-        "eval_every": eval_every,
-        "eval_max_sequences": eval_max_sequences,
-        "save_every": save_every,
-        "keep_last": keep_last,
-        "log_every": log_every,
-        "resume": resume,
-        "overwrite": overwrite or None,
-        "verify_data": verify,
-        "allow_vocab_mismatch": allow_vocab_mismatch or None,
-        "device": device,
-        "threads": threads,
-    }
+    flags: dict[str, Any] = {**values_for(PretrainConfig, given), "recipe": recipe}
     file_values = read_toml_config(config) if config is not None else None
     resolved = resolve_pretrain_config(flags, file_values)
     ctx = context_from_env(os.environ)
@@ -182,6 +33,35 @@ def pretrain_command(
         report = pretrain(resolved, dist_ctx=ctx, on_event=display.on_event)
     if ctx.is_main:
         _print_summary(report)
+
+
+# Every flag but --config and --recipe is a PretrainConfig field; all default to "not given", so
+# the flags override the TOML file, which overrides the recipe (and a resumed run's settings).
+pretrain_command = command(
+    _pretrain,
+    params=[
+        extra(
+            "config",
+            Annotated[
+                Path | None,
+                typer.Option("--config", help="TOML file with any of these settings; flags override it."),
+            ],
+        ),
+        extra(
+            "recipe",
+            Annotated[
+                str | None,
+                typer.Option(
+                    "--recipe",
+                    help="The recipe: 'default' is sized to --model; 'released' is the papers' "
+                    "(batch 4096, lr 0.00176, 125k steps).",
+                ),
+            ],
+        ),
+        *options(PretrainConfig, given_only=True),
+    ],
+    doc="Pretrain ALBERT with MLM + SOP (resumable; runs under torchrun for DDP).",
+)
 
 
 class _Display:

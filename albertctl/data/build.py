@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from albertctl.data.config import MakeDataConfig
 from albertctl.data.sop import (
-    SINGLE_SEGMENT_POLICIES,
     InstanceOptions,
     Segment,
     create_instances_from_document,
@@ -54,82 +54,6 @@ if TYPE_CHECKING:
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
-# ALBERT's position embeddings stop at 512 (max_position_embeddings in every released config).
-MAX_POSITIONS = 512
-
-
-@dataclass(frozen=True, kw_only=True)
-class MakeDataConfig:
-    """Options of ``albertctl make-data``; reference defaults (REFERENCE.md §2) except where noted."""
-
-    max_seq_length: int = 512
-    """Tokens per instance including ``[CLS]`` and two ``[SEP]``, in [5, 512]."""
-    max_predictions: int = 20
-    """Cap on masked positions per instance, in [1, max_seq_length]."""
-    masked_lm_prob: float = 0.15
-    """Fraction of tokens to mask (before the cap), in [0, 1]."""
-    short_seq_prob: float = 0.1
-    """Probability that a document's target length is drawn uniformly in [2, max_seq_length-3]."""
-    dupe_factor: int = 10
-    """Passes over the corpus, each with new chunking and masks. Ours 10 (reference 40): RoBERTa's
-    static-masking baseline used 10 copies; 40 quadruples disk for little new signal."""
-    ngram: int = 3
-    """Longest n-gram (in whole words) to mask; P(n) ∝ 1/n, in [1, 10]."""
-    whole_word: bool = True
-    """Mask whole words (all pieces of a word or none)."""
-    favor_shorter_ngram: bool = True
-    """P(n) ∝ 1/n (True, reference) or reversed."""
-    single_segment: str = "split"
-    """A chunk of one segment: ``split`` (default), ``reference`` or ``drop`` (docs/data-format.md)."""
-    split_sentences: bool = False
-    """Split every line into sentences before pairing (for one-paragraph-per-line corpora)."""
-    sentence_splitter: str = "sentencex"
-    """Backend for ``split_sentences`` (see :mod:`albertctl.data.sentences`)."""
-    word_segmenter: str | None = None
-    """Join CJK pieces into whole words with this segmenter (``jieba``; see
-    :mod:`albertctl.data.words`); None: the tokenizer's per-piece rule only."""
-    shard_size_mb: float = 4.0
-    """Input text per group, in millions of characters (~MB for English); each pass over a group
-    is one shard. Bounds memory."""
-    seed: int = 12345
-    """Seed of every random draw (reference 12345)."""
-    num_parts: int = 1
-    """Split the build into this many parts (groups g with g % num_parts == part_index)."""
-    part_index: int = 0
-    """Which part this run builds, in [0, num_parts)."""
-    text_field: str = "text"
-    """JSON field holding the text in ``.jsonl`` inputs."""
-    text_column: str = "text"
-    """Column holding the text in ``.parquet`` inputs."""
-
-    def __post_init__(self) -> None:
-        def check(name: str, ok: bool, allowed: str, hint: str | None = None) -> None:
-            if not ok:
-                value = getattr(self, name)
-                raise AlbertctlError(f"{name} must be {allowed}, got {value!r}", hint=hint)
-
-        check(
-            "max_seq_length",
-            5 <= self.max_seq_length <= MAX_POSITIONS,
-            f"in [5, {MAX_POSITIONS}]",
-            "[CLS] A [SEP] B [SEP] needs 5 tokens; ALBERT has 512 position embeddings",
-        )
-        check("max_predictions", 1 <= self.max_predictions <= self.max_seq_length, "in [1, max_seq_length]")
-        check("masked_lm_prob", 0.0 <= self.masked_lm_prob <= 1.0, "in [0, 1]")
-        check("short_seq_prob", 0.0 <= self.short_seq_prob <= 1.0, "in [0, 1]")
-        check("dupe_factor", 1 <= self.dupe_factor <= 999, "in [1, 999]")
-        check("ngram", 1 <= self.ngram <= 10, "in [1, 10]")
-        check(
-            "single_segment",
-            self.single_segment in SINGLE_SEGMENT_POLICIES,
-            f"one of {SINGLE_SEGMENT_POLICIES}",
-        )
-        check("shard_size_mb", 0.0 < self.shard_size_mb <= 4096, "in (0, 4096]")
-        check("num_parts", 1 <= self.num_parts <= 100_000, "in [1, 100000]")
-        check("part_index", 0 <= self.part_index < self.num_parts, f"in [0, {self.num_parts})")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Any
 
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import output_lock, read_utf8
+from albertctl.settings import check_ranges, setting
 from albertctl.train.distributed import DistContext
 
 # The released models' recipe (REFERENCE.md §6): a documented preset, too big for a laptop.
@@ -84,92 +85,81 @@ def steps_within_budget(
 class PretrainConfig:
     """Everything a pretraining run needs; written to ``RUN_DIR/pretrain_config.json``."""
 
-    data: tuple[Path, ...]
-    """Pretraining data directories (``make-data`` outputs, same vocabulary)."""
-    out: Path
-    """The run directory."""
+    data: tuple[Path, ...] = setting(flag="--data")
+    """Pretraining data directory from make-data (repeatable; all of one vocabulary)."""
+    out: Path = setting(short="-o")
+    """Run directory."""
     model: str = "tiny"
-    """A flavor (debug tiny base large xlarge xxlarge) or a config .json; vocab size comes from the data."""
+    """debug, tiny, base, large, xlarge, xxlarge or a config .json. The vocabulary size always
+    comes from the data."""
     init: Path | None = None
-    """Start from these weights (our checkpoint, a run dir or a Hugging Face ALBERT dir)."""
-    batch_size: int = 256
-    """Global batch in sequences (all processes and accumulation steps together); >= 1."""
-    grad_accum: int = 1
-    """Micro-batches per step per process; batch_size must be a multiple of grad_accum x processes."""
-    max_steps: int = 10_000
-    """Optimizer steps of the whole run (the schedule decays to zero there); >= 1."""
+    """Start from these weights (checkpoint, run dir or HF dir)."""
+    batch_size: int = setting(256, min=1, default_text="per model")
+    """Global batch, in sequences (all processes and accumulation steps together)."""
+    grad_accum: int = setting(1, min=1)
+    """Micro-batches per step. batch_size must be a multiple of grad_accum x processes."""
+    max_steps: int = setting(10_000, min=1, default_text="per model")
+    """Optimizer steps (the schedule decays to zero there)."""
     time_budget: float | None = None
-    """Minutes of training steps (None: no limit). After ``BUDGET_CALIBRATION`` steps the run times
-    them and lowers ``max_steps`` to the steps that fit (never below the warm-up or the steps done),
-    so a slower machine trains fewer steps instead of running over; evaluations and checkpoints
-    come on top. The decay ends at the chosen step, as if it had been ``max_steps`` from the
+    """Minutes of training steps: after 12 steps, --max-steps is lowered to the steps that fit at
+    the measured speed (evaluations and checkpoints come on top). In detail: after
+    ``BUDGET_CALIBRATION`` steps the run times them and lowers ``max_steps`` to the steps that fit
+    (never below the warm-up or the steps done), so a slower machine trains fewer steps instead
+    of running over. The decay ends at the chosen step, as if it had been ``max_steps`` from the
     start; the choice is saved, so a resumed run keeps it. > 0."""
-    lr: float = 1e-3
-    """Peak learning rate; > 0."""
-    warmup_steps: int = 500
-    """Linear warm-up steps; 0..max_steps."""
+    lr: float = setting(1e-3, default_text="per model")
+    """Peak learning rate (> 0)."""
+    warmup_steps: int = setting(500, min=0, default_text="per model")
+    """Linear warm-up steps, at most max_steps."""
     optimizer: str = "lamb"
     """lamb (the reference) or adamw."""
     weight_decay: float = 0.01
-    """Decoupled weight decay (LayerNorm and biases excluded); in [0, 1)."""
+    """Decoupled weight decay, in [0, 1) (LayerNorm and biases excluded)."""
     clip_norm: float = 1.0
-    """Global gradient-norm clip; 0 turns clipping off; >= 0."""
+    """Global gradient-norm clip, 0 = off."""
     precision: str = "auto"
-    """fp32, bf16 (autocast) or auto: bf16 on CUDA and on CPUs with AMX/AVX512-BF16, where
+    """fp32, bf16 (autocast) or auto (bf16 on CUDA/AMX/AVX512-BF16). Auto picks bf16 where
     benchmarks/pretrain_bf16.py showed the same loss curve as fp32 and a 2.5x faster step."""
     compile: bool = False
-    """Wrap the model in torch.compile."""
+    """torch.compile the model."""
     seed: int = 12345
-    """Seeds initialisation, data order and dropout."""
+    """Seed for init, data order, dropout."""
     eval_data: tuple[Path, ...] = ()
-    """Held-out data directories evaluated every ``eval_every`` steps and at the end."""
-    eval_every: int = 1000
-    """Steps between evaluations (0: only at the end); >= 0."""
-    eval_max_sequences: int = 2048
-    """At most this many held-out sequences per evaluation; >= 1."""
-    save_every: int = 1000
-    """Steps between checkpoints (a final one is always written); >= 1."""
-    keep_last: int = 3
-    """Checkpoints kept (oldest deleted first); >= 1."""
-    log_every: int = 10
-    """Steps per metrics record and progress update; >= 1."""
-    resume: bool = False
-    """Continue from the newest complete checkpoint in ``out``."""
-    overwrite: bool = False
-    """Start afresh in an existing ``out`` (the old run is deleted once the new one finishes)."""
+    """Held-out data directory (repeatable), evaluated every eval_every steps and at the end."""
+    eval_every: int = setting(1000, min=0)
+    """Steps between evaluations, 0 = end only."""
+    eval_max_sequences: int = setting(2048, min=1)
+    """Held-out sequences per evaluation."""
+    save_every: int = setting(1000, min=1)
+    """Steps between checkpoints (a final one is always written)."""
+    keep_last: int = setting(3, min=1)
+    """Checkpoints kept (oldest deleted first)."""
+    log_every: int = setting(10, min=1)
+    """Steps per metrics record and progress update."""
+    resume: bool = setting(False, negatable=False)
+    """Continue from the newest checkpoint in --out."""
+    overwrite: bool = setting(False, negatable=False)
+    """Replace an existing run directory (it is kept until the new one is complete)."""
     device: str = "auto"
-    """auto, cpu, cuda or cuda:N."""
-    threads: int | None = None
-    """torch intra-op threads per process (None: torch's default)."""
-    allow_vocab_mismatch: bool = False
-    """Let ``init`` (or the resumed checkpoint) come from another vocabulary of the same size than
-    ``data``: continued pretraining after a vocabulary change. Without it a mismatch is refused."""
-    verify_data: bool = True
-    """Check every shard against the sha256 its manifest records before training (each file is
-    hashed once; its size and mtime are memoized in the user cache, so a resume re-hashes only
-    changed files)."""
-    max_nonfinite: int = 5
-    """Stop after this many non-finite steps in a row; >= 1."""
+    """auto (CUDA when present), cpu, cuda, cuda:N."""
+    threads: int | None = setting(None, min=1, default_text="torch's")
+    """torch threads per process."""
+    allow_vocab_mismatch: bool = setting(False, negatable=False)
+    """Accept --init weights of another vocabulary (same size) than --data: you mean the change.
+    For continued pretraining after a vocabulary change; without it a mismatch is refused."""
+    verify_data: bool = setting(True, flag="--verify")
+    """Check each shard against its manifest's sha256 first (once per file). Each file is hashed
+    once; its size and mtime are memoized in the user cache, so a resume re-hashes only changed
+    files."""
+    max_nonfinite: int = setting(5, min=1)
+    """Stop after this many non-finite steps in a row."""
     tensorboard: bool = True
-    """Write TensorBoard event files when tensorboard is installed."""
+    """Write TensorBoard event files (when tensorboard is installed)."""
 
     def __post_init__(self) -> None:
         if not self.data:
             raise AlbertctlError("data: at least one data directory is needed", hint="pass --data DIR")
-        for name, value, low in (
-            ("batch_size", self.batch_size, 1),
-            ("grad_accum", self.grad_accum, 1),
-            ("max_steps", self.max_steps, 1),
-            ("warmup_steps", self.warmup_steps, 0),
-            ("eval_every", self.eval_every, 0),
-            ("eval_max_sequences", self.eval_max_sequences, 1),
-            ("save_every", self.save_every, 1),
-            ("keep_last", self.keep_last, 1),
-            ("log_every", self.log_every, 1),
-            ("max_nonfinite", self.max_nonfinite, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise AlbertctlError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_ranges(self)
         if self.warmup_steps > self.max_steps:
             raise AlbertctlError(
                 f"warmup_steps ({self.warmup_steps}) must be <= max_steps ({self.max_steps})",
@@ -189,8 +179,6 @@ class PretrainConfig:
             raise AlbertctlError(f"optimizer must be lamb or adamw, got {self.optimizer!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise AlbertctlError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
-        if self.threads is not None and self.threads < 1:
-            raise AlbertctlError(f"threads must be >= 1, got {self.threads}")
         if self.resume and self.overwrite:
             raise AlbertctlError("resume and overwrite exclude each other", hint="pass only one of them")
         if self.resume and self.init is not None:
