@@ -50,10 +50,13 @@ def setting(
     short: str | None = None,
     default_text: str | None = None,
     negatable: bool | None = None,
+    parse: Callable[[str], Any] | None = None,
     cli: bool = True,
 ) -> Any:
-    """A dataclass field with the metadata :func:`options` and :func:`check_ranges` read."""
+    """A dataclass field with the metadata :func:`options` and :func:`check_ranges` read.
+    ``parse``: the flag takes one string that this turns into the field's value (``--seeds 1,2,3``)."""
     metadata = {
+        "parse": parse,
         "min": min,
         "max": max,
         "flag": flag,
@@ -169,6 +172,8 @@ def options(
     for field in cli_fields(cls, exclude=exclude):
         meta = field.metadata
         parsed, _ = _option_type(hints[field.name])
+        if meta.get("parse") is not None:
+            parsed = str
         default = (defaults or {}).get(field.name, _default(field))
         is_bool = parsed is bool
         long = flag_name(field)
@@ -182,17 +187,20 @@ def options(
         shown = meta.get("default_text")
         if shown is None and default is not _MISSING and default is not None:
             shown = _shown_default(default)
-        if given_only or meta.get("default_text") is not None:
-            if shown is not None:
-                help_ = f"{help_} [default: {shown}]"
+        spelled_out = given_only or meta.get("default_text") is not None or meta.get("parse") is not None
+        if spelled_out and shown is not None:
+            help_ = f"{help_} [default: {shown}]"
         option = typer.Option(
             *names,
             help=help_,
             min=meta.get("min"),
             max=meta.get("max"),
-            show_default=not given_only and meta.get("default_text") is None and default is not None,
+            show_default=not spelled_out and default is not None,
         )
-        if given_only or default is _MISSING or default is None or isinstance(default, tuple):
+        if meta.get("parse") is not None:  # one string on the command line, parsed by values_for
+            annotation = Annotated[str | None, option]
+            value = None
+        elif given_only or default is _MISSING or default is None or isinstance(default, tuple):
             annotation: Any = Annotated[parsed | None, option]
             value = None if (given_only or default is _MISSING) else default
             if isinstance(value, tuple):
@@ -217,7 +225,10 @@ def values_for(cls: type, given: Mapping[str, Any], *, exclude: Iterable[str] = 
             continue
         value = given[field.name]
         _, is_tuple = _option_type(hints[field.name])
-        out[field.name] = tuple(value) if is_tuple else value
+        if field.metadata.get("parse") is not None:
+            out[field.name] = field.metadata["parse"](value)
+        else:
+            out[field.name] = tuple(value) if is_tuple else value
     return out
 
 

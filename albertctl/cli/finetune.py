@@ -16,6 +16,8 @@ from rich.console import Console
 
 from albertctl.cli.options import AllowVocabMismatch, Device, Overwrite, Precision, typer_app
 from albertctl.errors import AlbertctlError
+from albertctl.glue.config import FinetuneConfig
+from albertctl.settings import argument, command, extra, options, values_for
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -50,19 +52,6 @@ _LABELS = {
     "pearson": "Pearson",
     "spearman": "Spearman",
 }
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``"1,2,3"`` -> (1, 2, 3), with a clear error for anything else."""
-    try:
-        seeds = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise AlbertctlError(
-            f"--seeds {text!r} is not a comma list of integers", hint="e.g. --seeds 1,2,3"
-        ) from None
-    if not seeds:
-        raise AlbertctlError("--seeds is empty", hint="e.g. --seeds 1,2,3")
-    return seeds
 
 
 def _pct(value: float) -> str:
@@ -118,89 +107,21 @@ def glue_summary_table(results: dict[str, Any]) -> Table:
     return table
 
 
-@finetune_app.command("glue")
-def finetune_glue_command(
-    task: Task,
-    data_dir: DataDir,
-    model: Annotated[
-        Path,
-        typer.Option(
-            "--model", help="Checkpoint folder, pretraining run dir, or Hugging Face dir.", show_default=False
-        ),
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.", show_default=False)],
-    vocab: Annotated[
-        Path | None,
-        typer.Option(
-            "--vocab",
-            help="Vocabulary dir, when the model folder has none (another than the model's own needs "
-            "--allow-vocab-mismatch).",
-            show_default=False,
-        ),
-    ] = None,
-    preset: Annotated[
-        str, typer.Option("--preset", help="reference (paper Table 14), small, or auto (by model width).")
-    ] = "auto",
-    lr: Annotated[
-        float | None, typer.Option("--lr", help="Peak learning rate. (default: the preset)")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="(default: the preset)")] = None,
-    max_steps: Annotated[
-        int | None, typer.Option("--max-steps", help="Optimizer steps. (default: the preset)")
-    ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Epochs (instead of --max-steps).")] = None,
-    warmup_steps: Annotated[
-        int | None, typer.Option("--warmup-steps", help="(default: the preset, or 10% of the steps)")
-    ] = None,
-    max_seq_length: Annotated[int, typer.Option("--max-seq-length", help="Tokens per example.")] = 128,
-    dropout: Annotated[
-        float | None, typer.Option("--dropout", help="ALBERT hidden/attention dropout. (default: the preset)")
-    ] = None,
-    classifier_dropout: Annotated[float, typer.Option("--classifier-dropout")] = 0.1,
-    weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.01,
-    seeds: Annotated[str, typer.Option("--seeds", help="One run per seed, e.g. 1,2,3.")] = "1",
-    eval_every: Annotated[
-        int | None, typer.Option("--eval-every", help="Dev evaluation every N steps. (default: 10 per run)")
-    ] = None,
-    eval_batch_size: Annotated[int, typer.Option("--eval-batch-size")] = 64,
-    max_train_examples: Annotated[
-        int | None, typer.Option("--max-train-examples", help="Use only the first N training examples.")
-    ] = None,
-    max_eval_examples: Annotated[
-        int | None, typer.Option("--max-eval-examples", help="Use only the first N dev examples.")
-    ] = None,
-    random_init: Annotated[
-        bool, typer.Option("--random-init", help="Fresh weights, same config and tokenizer: the baseline.")
-    ] = False,
-    allow_vocab_mismatch: AllowVocabMismatch = False,
-    precision: Precision = "fp32",
-    device: Device = "auto",
-    overwrite: Overwrite = False,
+def _finetune_glue(
+    *,
+    task: str,
+    data_dir: Path,
+    model: Path,
+    out: Path,
+    vocab: Path | None,
+    allow_vocab_mismatch: bool,
+    overwrite: bool,
+    **settings: Any,
 ) -> None:
-    """Fine-tune MODEL on GLUE task(s); write OUT/results.json and the best and final checkpoints."""
-    from albertctl.glue.finetune import FinetuneConfig, finetune_glue
+    from albertctl.glue.finetune import finetune_glue
     from albertctl.glue.tasks import parse_tasks
 
-    config = FinetuneConfig(
-        preset=preset,
-        lr=lr,
-        batch_size=batch_size,
-        max_steps=max_steps,
-        epochs=epochs,
-        warmup_steps=warmup_steps,
-        dropout=dropout,
-        classifier_dropout=classifier_dropout,
-        weight_decay=weight_decay,
-        max_seq_length=max_seq_length,
-        eval_every=eval_every,
-        eval_batch_size=eval_batch_size,
-        seeds=parse_seeds(seeds),
-        random_init=random_init,
-        max_train_examples=max_train_examples,
-        max_eval_examples=max_eval_examples,
-        device=device,
-        precision=precision,
-    )
+    config = FinetuneConfig(**values_for(FinetuneConfig, settings))
     specs = parse_tasks(task)
     console = Console(highlight=False, soft_wrap=True)
     report = finetune_glue(
@@ -218,6 +139,40 @@ def finetune_glue_command(
     if len(specs) > 1 and report.results["glue"] is not None:
         console.print(glue_summary_table(report.results))
     console.print(f"wrote {report.out / 'results.json'}")
+
+
+_Model = Annotated[
+    Path,
+    typer.Option(
+        "--model", help="Checkpoint folder, pretraining run dir, or Hugging Face dir.", show_default=False
+    ),
+]
+_Vocab = Annotated[
+    Path | None,
+    typer.Option(
+        "--vocab",
+        help="Vocabulary dir, when the model folder has none (another than the model's own needs "
+        "--allow-vocab-mismatch).",
+        show_default=False,
+    ),
+]
+finetune_glue_command = command(
+    _finetune_glue,
+    params=[
+        argument("task", Task),
+        argument("data_dir", DataDir),
+        argument("model", _Model),
+        argument(
+            "out", Annotated[Path, typer.Option("--out", "-o", help="Output directory.", show_default=False)]
+        ),
+        extra("vocab", _Vocab),
+        *options(FinetuneConfig),
+        extra("allow_vocab_mismatch", AllowVocabMismatch, False),
+        extra("overwrite", Overwrite, False),
+    ],
+    doc="Fine-tune MODEL on GLUE task(s); write OUT/results.json and the best and final checkpoints.",
+)
+finetune_app.command("glue")(finetune_glue_command)
 
 
 @eval_app.command("glue")

@@ -29,6 +29,7 @@ import numpy as np
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import atomic_dir, check_output_dir, locks_output, write_json
 from albertctl.glue.batching import EncodedSet, collate, encode_examples, train_batches
+from albertctl.glue.config import SMALL_HIDDEN, FinetuneConfig
 from albertctl.glue.evaluate import GLUE_META, RESULTS, dev_metrics, predict_logits
 from albertctl.glue.metrics import glue_score
 from albertctl.glue.readers import read_split
@@ -40,91 +41,7 @@ if TYPE_CHECKING:
 
     from albertctl.vocab import Tokenizer
 
-PRESETS = ("auto", "reference", "small")
-SMALL_HIDDEN = 768
-"""Models narrower than this get the ``small`` preset under ``--preset auto``."""
-
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FinetuneConfig:
-    """Settings of one ``finetune glue`` run; None means "the task's preset"."""
-
-    preset: str = "auto"
-    """``reference`` (paper Table 14 as is), ``small`` (see docs/glue.md) or ``auto`` (by model width)."""
-    lr: float | None = None
-    """Peak learning rate."""
-    batch_size: int | None = None
-    """Training sequences per step."""
-    max_steps: int | None = None
-    """Optimizer steps (not together with ``epochs``)."""
-    epochs: float | None = None
-    """Training epochs, converted to steps with the train set size."""
-    warmup_steps: int | None = None
-    """Linear warm-up steps (default: the preset's, or 10% of the steps)."""
-    dropout: float | None = None
-    """ALBERT hidden + attention dropout during fine-tuning."""
-    classifier_dropout: float = 0.1
-    """Dropout before the classifier (the reference: 0.1)."""
-    weight_decay: float = 0.01
-    """AdamW weight decay (LayerNorm and biases excluded)."""
-    clip_norm: float = 1.0
-    """Global gradient-norm clip (the reference: 1.0)."""
-    max_seq_length: int = 128
-    """Tokens per example after truncation (the reference: 512; batches are padded only to their longest)."""
-    eval_every: int | None = None
-    """Evaluate on dev every this many steps (default: 10 evaluations per run); always at the end."""
-    eval_batch_size: int = 64
-    """Sequences per evaluation batch."""
-    seeds: tuple[int, ...] = (1,)
-    """One run per seed; results give mean ± std and each seed."""
-    random_init: bool = False
-    """Same config and tokenizer as the model, fresh weights: the from-scratch baseline."""
-    max_train_examples: int | None = None
-    """Use only the first N training examples (quick runs, demos)."""
-    max_eval_examples: int | None = None
-    """Use only the first N examples of each dev split."""
-    device: str = "auto"
-    """auto, cpu, cuda or cuda:N."""
-    precision: str = "fp32"
-    """fp32, bf16 (autocast) or auto."""
-
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise AlbertctlError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
-        if self.max_steps is not None and self.epochs is not None:
-            raise AlbertctlError(
-                f"--max-steps {self.max_steps} and --epochs {self.epochs:g} both set the run's length",
-                hint="pass one of them",
-            )
-        positive = {
-            "lr": self.lr,
-            "batch_size": self.batch_size,
-            "max_steps": self.max_steps,
-            "epochs": self.epochs,
-            "eval_every": self.eval_every,
-            "max_train_examples": self.max_train_examples,
-            "max_eval_examples": self.max_eval_examples,
-        }
-        for name, value in positive.items():
-            if value is not None and not value > 0:
-                raise AlbertctlError(f"{name} must be > 0, got {value}")
-        if self.warmup_steps is not None and self.warmup_steps < 0:
-            raise AlbertctlError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        for name, value in (("dropout", self.dropout), ("classifier_dropout", self.classifier_dropout)):
-            if value is not None and not 0.0 <= value < 1.0:
-                raise AlbertctlError(f"{name} must be in [0, 1), got {value}")
-        if not 0.0 <= self.weight_decay < 1.0:
-            raise AlbertctlError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
-        if not self.clip_norm > 0:
-            raise AlbertctlError(f"clip_norm must be > 0, got {self.clip_norm}")
-        if not 8 <= self.max_seq_length <= 4096:
-            raise AlbertctlError(f"max_seq_length must be in [8, 4096], got {self.max_seq_length}")
-        if self.eval_batch_size < 1:
-            raise AlbertctlError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise AlbertctlError(f"seeds must be distinct and non-empty, got {self.seeds}")
 
 
 @dataclass(frozen=True, kw_only=True)
