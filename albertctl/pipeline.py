@@ -173,13 +173,23 @@ def decide(out: Path, fingerprint: str, *, force: bool = False) -> str:
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
-    """The newest complete ``RUN_DIR/checkpoints/step-*`` (zero-padded, so lexical = numeric order)."""
-    steps = sorted(p for p in (Path(run_dir) / "checkpoints").glob("step-*") if p.is_dir())
+    """The newest complete ``RUN_DIR/checkpoints/step-*``, by the rule resume and
+    ``resolve_checkpoint`` follow (:func:`albertctl.model.checkpoint.complete_checkpoints`).
+
+    With step folders but none complete yet, the newest of them: the stage given it then says
+    what it lacks.
+    """
+    from albertctl.model.checkpoint import newest_checkpoint, step_folders
+
+    newest = newest_checkpoint(run_dir)
+    if newest is not None:
+        return newest
+    steps = step_folders(run_dir)
     if not steps:
         raise AlbertctlError(
             f"no checkpoints/step-* in {run_dir}", hint="the pretrain stage saved no checkpoint"
         )
-    return steps[-1]
+    return steps[-1][1]
 
 
 def resolve_argv(argv: Sequence[str]) -> list[str]:

@@ -1,5 +1,5 @@
 """GLUE task registry and readers: the real CoLA/SST-2/MRPC copies in both layouts, and tiny
-fixtures written in the real layouts of the other tasks (every quirk REFERENCE.md §7 lists)."""
+fixtures written in the real layouts of the other tasks (every quirk docs/reference.md §7 lists)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LAMB and the reference AdamW against updates computed by hand (REFERENCE.md §6), and the schedule."""
+"""LAMB and the reference AdamW against updates computed by hand (docs/reference.md §6), and the schedule."""
 
 from __future__ import annotations
 

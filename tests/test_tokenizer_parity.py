@@ -3,7 +3,7 @@
 transformers 5 has only the ``tokenizers``-backed AlbertTokenizer. On our vocab directory it
 reads the ``tokenizer.json`` we write and must give our ids (a difference is allowed only where two
 segmentations have exactly the same score). On a bare ``spiece.model`` it converts the model and
-differs at user symbols and digit-commas (REFERENCE.md section 1); those differences are pinned
+differs at user symbols and digit-commas (docs/reference.md §1); those differences are pinned
 here so a change in transformers shows up. With transformers < 5 the sentencepiece-based slow
 tokenizer is compared id for id. Each test names the transformers versions it describes
 (tests/upstream.py) and skips outside them.

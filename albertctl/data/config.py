@@ -18,7 +18,7 @@ MAX_POSITIONS = 512
 
 @dataclass(frozen=True, kw_only=True)
 class MakeDataConfig:
-    """Options of ``albertctl make-data``; reference defaults (REFERENCE.md §2) except where noted.
+    """Options of ``albertctl make-data``; reference defaults (docs/reference.md §2) except where noted.
 
     Each field is its command-line flag (:mod:`albertctl.settings`): the docstring's first
     sentence is the ``--help`` line."""

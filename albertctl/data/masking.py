@@ -1,6 +1,6 @@
 """Whole-word n-gram masking for the masked-LM objective, as pure functions on id lists.
 
-This is REFERENCE.md §2 steps 8-11 (google-research/albert ``create_masked_lm_predictions``):
+This is docs/reference.md §2 steps 8-11 (google-research/albert ``create_masked_lm_predictions``):
 candidates are whole words built from word-start flags, n-gram lengths are drawn with
 P(n) ∝ 1/n, at most ``num_to_predict`` pieces are masked, and each chosen piece becomes
 ``[MASK]`` (80%), stays (10%) or becomes a uniformly random id of the whole vocabulary (10%).
@@ -117,7 +117,7 @@ def mask_ngrams(
     vocab_size: int,
     rng: np.random.Generator,
 ) -> MaskedSequence:
-    """Choose whole-word n-grams to mask and apply 80/10/10 (REFERENCE.md §2 steps 10-11).
+    """Choose whole-word n-grams to mask and apply 80/10/10 (docs/reference.md §2 steps 10-11).
 
     Every candidate start offers the slices ``candidates[i:i+n]`` for n = 1..ngram (shorter near
     the end); the starts are shuffled and visited in turn. For each, n is drawn from ``pvals``;

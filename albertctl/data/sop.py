@@ -1,6 +1,6 @@
 """Sentence-order (SOP) pairs from documents of tokenized segments, as pure functions.
 
-This is REFERENCE.md §2 steps 3-7 (google-research/albert ``create_instances_from_document``):
+This is docs/reference.md §2 steps 3-7 (google-research/albert ``create_instances_from_document``):
 a target length per document (shorter with ``short_seq_prob``), segments accumulated into
 chunks, a random A/B split point, A and B swapped with probability 0.5 (label 1, else 0, as
 transformers' ``sentence_order_label``), the longer side truncated one token at a time from a
@@ -247,7 +247,7 @@ def create_instances_from_document(
     options: InstanceOptions,
     rng: np.random.Generator,
 ) -> list[Instance]:
-    """All instances of one document for one pass (REFERENCE.md §2 steps 3-11).
+    """All instances of one document for one pass (docs/reference.md §2 steps 3-11).
 
     ``documents`` is the random-document buffer (used only by the ``reference`` single-segment
     policy); the target length is drawn once per document per pass, as in the reference.

@@ -29,6 +29,7 @@ PRESETS = ("auto", "reference", "small")
 SMALL_HIDDEN = 768
 """Models narrower than this get the ``small`` preset under ``--preset auto``."""
 
+
 @dataclass(frozen=True, kw_only=True)
 class FinetuneConfig:
     """Settings of one ``finetune glue`` run; None means "the task's preset". Each field is its
@@ -108,5 +109,3 @@ class FinetuneConfig:
             raise AlbertctlError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise AlbertctlError(f"seeds must be distinct and non-empty, got {self.seeds}")
-
-

@@ -10,7 +10,7 @@ a pretraining run dir, or a Hugging Face directory). Writes, atomically::
     OUT/results.json                     per seed best/final metrics, mean ± std over seeds
     OUT/manifest.json                    written last
 
-Training follows the reference GLUE recipe (REFERENCE.md §7): AdamW as ALBERT's (train/optim.py),
+Training follows the reference GLUE recipe (docs/reference.md §7): AdamW as ALBERT's (train/optim.py),
 linear warm-up then linear decay, gradient clipping at 1.0, dev evaluation every N steps with the
 best checkpoint kept ("best", what the reference reports) beside the last one ("final").
 """

@@ -1,6 +1,6 @@
 """The official GLUE metrics as small pure functions on numpy arrays (no scipy/sklearn).
 
-Definitions follow transformers' ``glue_compute_metrics`` (REFERENCE.md §7): Matthews
+Definitions follow transformers' ``glue_compute_metrics`` (docs/reference.md §7): Matthews
 correlation (CoLA, AX; the multi-class generalisation for AX), accuracy, binary F1 of class 1
 (MRPC, QQP), Pearson and Spearman correlation (STS-B; Spearman with average ranks for ties).
 Every value is a float in natural units (accuracy 0..1, not percent).

@@ -2,7 +2,7 @@
 
 The nine GLUE tasks (and AX), plus the CLUE classification tasks the albert_zh community reports
 (TNEWS, AFQMC: JSON lines). Column indices are 0-based and follow the reference processors
-(REFERENCE.md §7): the classic GLUE TSV files are split on tabs with no quote handling. ``-1``
+(docs/reference.md §7): the classic GLUE TSV files are split on tabs with no quote handling. ``-1``
 means "the last column" (MNLI, STS-B, QNLI, RTE and WNLI carry a variable number of annotation
 columns before the label). The Hugging Face layout names splits and columns differently; the
 ``hf_*`` fields map them. A new sentence(-pair) classification or regression task is one more
@@ -20,7 +20,7 @@ LAST = -1
 
 @dataclass(frozen=True, kw_only=True)
 class Preset:
-    """Fine-tuning hyperparameters for one task (REFERENCE.md §7, paper Table 14)."""
+    """Fine-tuning hyperparameters for one task (docs/reference.md §7, paper Table 14)."""
 
     lr: float
     """Peak AdamW learning rate."""

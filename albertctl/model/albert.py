@@ -250,6 +250,58 @@ class PreTrainingLoss:
     """Batch size."""
 
 
+@dataclass(frozen=True)
+class PreTrainingSums:
+    """What the pretraining loss and accuracies are made of, summed over one batch: a loss
+    normalised over several micro-batches and processes divides these by global counts."""
+
+    mlm_loss_sum: torch.Tensor
+    """Σ w·CE over masked positions (scalar, differentiable)."""
+    sop_loss_sum: torch.Tensor
+    """Σ CE over the batch (scalar, differentiable)."""
+    mlm_correct: torch.Tensor
+    """Σ w·[argmax == label] (detached)."""
+    mlm_count: torch.Tensor
+    """Σ w, the number of real masked positions (detached)."""
+    sop_correct: torch.Tensor
+    """Sequences whose SOP argmax equals the label (detached)."""
+    sop_count: torch.Tensor
+    """Batch size (detached)."""
+
+
+def pretraining_sums(
+    output: PreTrainingOutput,
+    masked_lm_ids: torch.Tensor,
+    masked_lm_weights: torch.Tensor,
+    sentence_order_label: torch.Tensor,
+) -> PreTrainingSums:
+    """The sums of :func:`pretraining_loss` from (B, P, V) MLM logits, (B, P) ids and weights and
+    (B,) SOP labels; cross entropies in fp32 whatever the logits' dtype."""
+    if output.mlm_logits.shape[:2] != masked_lm_ids.shape:
+        raise ValueError(
+            f"mlm_logits {tuple(output.mlm_logits.shape)} do not match masked_lm_ids "
+            f"{tuple(masked_lm_ids.shape)}: pass masked_lm_positions to the model"
+        )
+    logits = output.mlm_logits.float().flatten(0, 1)  # (B*P, V)
+    ids = masked_lm_ids.long().clamp_min(0).flatten()  # (B*P,)
+    weights = masked_lm_weights.float().flatten()  # (B*P,)
+    mlm_loss_sum = (F.cross_entropy(logits, ids, reduction="none") * weights).sum()  # ()
+    sop_logits = output.sop_logits.float()  # (B, 2)
+    labels = sentence_order_label.long()  # (B,)
+    sop_loss_sum = F.cross_entropy(sop_logits, labels, reduction="sum")  # ()
+    with torch.no_grad():
+        mlm_correct = ((logits.argmax(-1) == ids).float() * weights).sum()
+        sop_correct = (sop_logits.argmax(-1) == labels).float().sum()
+    return PreTrainingSums(
+        mlm_loss_sum=mlm_loss_sum,
+        sop_loss_sum=sop_loss_sum,
+        mlm_correct=mlm_correct,
+        mlm_count=weights.sum().detach(),
+        sop_correct=sop_correct,
+        sop_count=torch.tensor(float(labels.numel()), device=labels.device),
+    )
+
+
 def pretraining_loss(
     output: PreTrainingOutput,
     masked_lm_ids: torch.Tensor,
@@ -261,31 +313,17 @@ def pretraining_loss(
     Padded prediction slots carry weight 0 (their id may be anything, including -100). The
     cross entropies are computed in fp32 whatever the logits' dtype.
     """
-    if output.mlm_logits.shape[:2] != masked_lm_ids.shape:
-        raise ValueError(
-            f"mlm_logits {tuple(output.mlm_logits.shape)} do not match masked_lm_ids "
-            f"{tuple(masked_lm_ids.shape)}: pass masked_lm_positions to the model"
-        )
-    logits = output.mlm_logits.float().flatten(0, 1)  # (B*P, V)
-    ids = masked_lm_ids.long().clamp_min(0).flatten()  # (B*P,)
-    weights = masked_lm_weights.float().flatten()  # (B*P,)
-    per_position = F.cross_entropy(logits, ids, reduction="none")  # (B*P,)
-    weight_sum = weights.sum()
-    mlm_loss = (per_position * weights).sum() / (weight_sum + MLM_WEIGHT_EPS)
-    sop_logits = output.sop_logits.float()  # (B, 2)
-    labels = sentence_order_label.long()
-    sop_loss = F.cross_entropy(sop_logits, labels)
-    with torch.no_grad():
-        mlm_correct = ((logits.argmax(-1) == ids).float() * weights).sum()
-        sop_correct = (sop_logits.argmax(-1) == labels).float().sum()
+    sums = pretraining_sums(output, masked_lm_ids, masked_lm_weights, sentence_order_label)
+    mlm_loss = sums.mlm_loss_sum / (sums.mlm_count + MLM_WEIGHT_EPS)
+    sop_loss = sums.sop_loss_sum / sums.sop_count
     return PreTrainingLoss(
         loss=mlm_loss + sop_loss,
         mlm_loss=mlm_loss,
         sop_loss=sop_loss,
-        mlm_correct=mlm_correct,
-        mlm_count=weight_sum.detach(),
-        sop_correct=sop_correct,
-        sop_count=torch.tensor(float(labels.numel()), device=labels.device),
+        mlm_correct=sums.mlm_correct,
+        mlm_count=sums.mlm_count,
+        sop_correct=sums.sop_correct,
+        sop_count=sums.sop_count,
     )
 
 
@@ -317,11 +355,14 @@ class AlbertForSequenceClassification(nn.Module):
         return self.classifier(self.dropout(pooled))  # (B, C)
 
 
-def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross entropy for (B, C>1) logits and (B,) class ids; MSE for (B, 1) scores and (B,) floats."""
+def sequence_classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
+    """Cross entropy for (B, C>1) logits and (B,) class ids; squared error for (B, 1) scores and
+    (B,) floats. ``reduction``: mean (the reference), or sum (normalised by the caller)."""
     if logits.shape[-1] == 1:
-        return F.mse_loss(logits.float().squeeze(-1), labels.float())
-    return F.cross_entropy(logits.float(), labels.long())
+        return F.mse_loss(logits.float().squeeze(-1), labels.float(), reduction=reduction)
+    return F.cross_entropy(logits.float(), labels.long(), reduction=reduction)
 
 
 def default_generator(generator: torch.Generator | None) -> torch.Generator:

@@ -41,6 +41,11 @@ HEAD_PREFIXES: dict[str, tuple[str, ...]] = {
     "classification": ("classifier.",),
     "backbone": (),
 }
+# A run directory's checkpoints: RUN_DIR/checkpoints/step-NNNNNN/ (albertctl.train.checkpoint
+# writes them), each a model folder plus the trainer's state.
+CHECKPOINTS = "checkpoints"
+TRAINER_STATE = "trainer_state.pt"
+TRAINER_JSON = "trainer.json"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -298,6 +303,46 @@ def _is_model_dir(path: Path) -> bool:
     )
 
 
+def is_complete_checkpoint(path: Path) -> bool:
+    """Whether the writer of checkpoint folder ``path`` finished: ``config.json`` and the weights
+    are there (``save_model`` writes ``config.json`` last), and a trainer checkpoint, one holding
+    ``trainer_state.pt``, also has the ``trainer.json`` that ``save_trainer_checkpoint`` writes last.
+
+    Both writers fill a temporary folder and rename it, so this only rejects a ``step-*`` folder
+    made some other way (a copy, another tool) and not finished yet.
+    """
+    path = Path(path)
+    return _is_model_dir(path) and ((path / TRAINER_JSON).is_file() or not (path / TRAINER_STATE).exists())
+
+
+def step_folders(run_dir: Path) -> list[tuple[int, Path]]:
+    """Every ``RUN_DIR/checkpoints/step-N`` folder, complete or not, as ``(step, path)``, oldest
+    first: by step number (``step-1000000`` is newer than ``step-999999``), then by name."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = _STEP_DIR.match(child.name)
+        if match and child.is_dir():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """A run's complete checkpoints as ``(step, path)``, oldest first: the one rule for which
+    ``checkpoints/step-*`` folders count (:func:`is_complete_checkpoint`) and which is newest
+    (:func:`step_folders`' order) that resume, pruning, ``resolve_checkpoint`` and the pipeline's
+    ``@latest-checkpoint:`` all follow."""
+    return [(step, path) for step, path in step_folders(run_dir) if is_complete_checkpoint(path)]
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder of a run (:func:`complete_checkpoints`), or ``None``."""
+    found = complete_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
 def resolve_checkpoint(path: Path) -> Path:
     """A model folder itself, or a run directory's newest complete ``checkpoints/step-NNNNNN/``."""
     path = Path(path)
@@ -307,15 +352,9 @@ def resolve_checkpoint(path: Path) -> Path:
         )
     if _is_model_dir(path):
         return path
-    root = path / "checkpoints"
-    steps = []
-    if root.is_dir():
-        for child in root.iterdir():
-            match = _STEP_DIR.match(child.name)
-            if match and child.is_dir() and _is_model_dir(child):
-                steps.append((int(match.group(1)), child))
-    if steps:
-        return max(steps)[1]
+    newest = newest_checkpoint(path)
+    if newest is not None:
+        return newest
     raise AlbertctlError(
         f"{path} is not a model folder (config.json + model.safetensors) "
         "and has no complete checkpoints/step-*/",

@@ -2,7 +2,7 @@
 
 Field names are the transformers ``AlbertConfig`` names, so a config maps 1:1 to a Hugging Face
 ``config.json`` (see ``albertctl/model/hf.py`` for the few extra keys transformers wants). The
-flavors are the released v2 shapes (REFERENCE.md §5) plus ``debug``, a model small enough for tests.
+flavors are the released v2 shapes (docs/reference.md §5) plus ``debug``, a model small enough for tests.
 ``get_config`` reads a flavor name or a JSON file (ours or a Hugging Face ``config.json``).
 """
 

@@ -1,7 +1,7 @@
 """``export hf``: turn a model folder (ours, or a run's newest checkpoint) into a transformers directory.
 
 Reads ``config.json`` + ``model.safetensors`` (+ the vocabulary) and writes, atomically,
-``config.json`` (REFERENCE.md §4), ``model.safetensors`` with transformers key names, and, when
+``config.json`` (docs/reference.md §4), ``model.safetensors`` with transformers key names, and, when
 the checkpoint has a vocabulary, the tokenizer files (``spiece.model``, ``tokenizer.json``,
 ``tokenizer_config.json``, ``vocab_config.json``) so ``AlbertTokenizer.from_pretrained``
 tokenizes exactly as we do; a WordPiece vocabulary writes ``vocab.txt`` and a

@@ -3,7 +3,7 @@
 Our parameter names (``albert.groups.0.blocks.0.attention.query.weight``) differ from
 transformers' (``albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight``);
 this module renames state dicts both ways and writes/reads the transformers ``config.json``
-(REFERENCE.md §4). It never imports transformers; tensors are only renamed, never changed.
+(docs/reference.md §4). It never imports transformers; tensors are only renamed, never changed.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def from_hf_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.
 
 
 def to_hf_config(config: AlbertConfig, *, head: str, num_labels: int | None) -> dict[str, Any]:
-    """A transformers ``config.json`` for ``config`` (REFERENCE.md §4).
+    """A transformers ``config.json`` for ``config`` (docs/reference.md §4).
 
     A pretraining config keeps ``num_labels`` 2, because transformers sizes the SOP head from it.
     """

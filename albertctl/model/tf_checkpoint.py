@@ -7,7 +7,7 @@ offsets. :func:`read_tf_checkpoint` parses both with the protobuf wire reader of
 :mod:`albertctl.vocab.spm_proto`; CRC32C checksums are not verified (sizes and bounds are).
 
 :func:`tf_to_hf_state_dict` renames google-research/albert's variables to transformers' keys
-(REFERENCE.md §4; TF kernels are [in, out], so they are transposed), dropping the optimizer's
+(docs/reference.md §4; TF kernels are [in, out], so they are transposed), dropping the optimizer's
 ``adam_m``/``adam_v`` slots and ``global_step``; :mod:`albertctl.model.hf` then gives our names.
 :func:`import_tf` writes an albertctl model folder (config, weights, vocabulary) that every
 command reads. The TF ``albert_config.json`` says ``"hidden_act": "gelu"`` for the tanh form
@@ -36,7 +36,7 @@ _BLOCK_TRAILER = 5  # compression type byte + crc32c
 # TF DataType enum -> numpy dtype (little-endian, as the bundle stores them).
 _DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 9: "<i8", 14: "bfloat16", 19: "<f2"}
 
-# TF variable prefix -> transformers key prefix (REFERENCE.md §4); the last path component
+# TF variable prefix -> transformers key prefix (docs/reference.md §4); the last path component
 # (kernel, bias, gamma, beta) becomes weight/bias below.
 _BLOCK = r"^bert/encoder/transformer/group_(\d+)/inner_group_(\d+)/"
 _HF_BLOCK = r"albert.encoder.albert_layer_groups.\1.albert_layers.\2."

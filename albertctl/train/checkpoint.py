@@ -11,13 +11,14 @@ A checkpoint folder is a complete model folder (``model.safetensors`` + ``config
 
 The folder is filled as ``checkpoints/.step-000500.tmp-XXXX`` and renamed into place, so a
 ``step-*`` folder is always complete; a run killed mid-save leaves only a temp folder, which the
-next save removes.
+next save removes. Which ``step-*`` folders count as complete and which is newest is one rule,
+:func:`albertctl.model.checkpoint.complete_checkpoints`, which ``resolve_checkpoint`` (finetune,
+export) and the pipeline's ``@latest-checkpoint:`` follow too.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 import uuid
@@ -31,10 +32,15 @@ from torch import nn
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import read_json, write_json
 
-CHECKPOINTS = "checkpoints"
-TRAINER_STATE = "trainer_state.pt"
-TRAINER_JSON = "trainer.json"
-_STEP_DIR = re.compile(r"^step-(\d{6,})$")
+# The folder names and the complete/newest rule live there; re-exported here.
+from albertctl.model.checkpoint import (
+    CHECKPOINTS,
+    TRAINER_JSON,
+    TRAINER_STATE,
+    complete_checkpoints,
+    newest_checkpoint,
+    write_model_files,
+)
 
 
 def checkpoint_name(step: int) -> str:
@@ -43,22 +49,15 @@ def checkpoint_name(step: int) -> str:
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run as ``(step, path)``, oldest first."""
-    root = Path(run_dir) / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    found = []
-    for path in root.iterdir():
-        match = _STEP_DIR.match(path.name)
-        if match and path.is_dir() and (path / TRAINER_JSON).is_file():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    """Complete checkpoints of a run as ``(step, path)``, oldest first
+    (:func:`albertctl.model.checkpoint.complete_checkpoints`)."""
+    return complete_checkpoints(run_dir)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder of a run, or ``None``."""
-    found = list_checkpoints(run_dir)
-    return found[-1][1] if found else None
+    """The newest complete checkpoint folder of a run, or ``None``
+    (:func:`albertctl.model.checkpoint.newest_checkpoint`)."""
+    return newest_checkpoint(run_dir)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,8 +108,6 @@ def save_trainer_checkpoint(
     ``vocab_dir``'s files (``spiece.model``, ``vocab_config.json``) are copied in so the folder is
     self-contained. An existing folder for the same step is replaced.
     """
-    from albertctl.model.checkpoint import write_model_files
-
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".step-*.tmp-*"):  # left by a run killed while saving

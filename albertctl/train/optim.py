@@ -1,4 +1,4 @@
-"""LAMB and the reference AdamW, exactly as ALBERT's TF code (REFERENCE.md §6).
+"""LAMB and the reference AdamW, exactly as ALBERT's TF code (docs/reference.md §6).
 
 Both optimizers share one update, per parameter tensor ``w`` with gradient ``g``::
 

@@ -1,7 +1,7 @@
 """MLM + SOP pretraining: the library behind ``albertctl pretrain``.
 
 ``pretrain(config)`` reads pretraining shards (``albertctl.data.loader``), trains an
-``AlbertForPreTraining`` with the reference recipe (REFERENCE.md §6: LAMB, linear warm-up then
+``AlbertForPreTraining`` with the reference recipe (docs/reference.md §6: LAMB, linear warm-up then
 linear decay, global-norm clipping at 1.0) and writes the run directory::
 
     RUN_DIR/pretrain_config.json            the resolved config (flags over TOML over recipe)
@@ -34,7 +34,7 @@ from albertctl.fsutil import output_lock, read_utf8
 from albertctl.settings import check_ranges, setting
 from albertctl.train.distributed import DistContext
 
-# The released models' recipe (REFERENCE.md §6): a documented preset, too big for a laptop.
+# The released models' recipe (docs/reference.md §6): a documented preset, too big for a laptop.
 RELEASED_RECIPE: dict[str, Any] = {
     "batch_size": 4096,
     "lr": 0.00176,

@@ -1,9 +1,10 @@
 """Small synthetic pretraining data directories for tests and benchmarks.
 
-Writes shards with the exact schema of docs/design.md ("Pretraining shards") and a
-``manifest.json`` with the fields the loader reads, straight with pyarrow, so the trainer can be
-tested without the vocabulary and data builders. Rows look like real instances:
-``[CLS] A [SEP] B [SEP]``, about 15% of the pieces masked (80% ``[MASK]``), a random SOP label.
+Writes shards with :func:`albertctl.data.shards.shard_schema` (the one declaration of the schema
+of docs/design.md, "Pretraining shards") through its writer, and a ``manifest.json`` with the
+fields the loader reads, so the trainer can be tested without the vocabulary and data builders.
+Rows look like real instances: ``[CLS] A [SEP] B [SEP]``, about 15% of the pieces masked (80%
+``[MASK]``), a random SOP label.
 The token stream has structure (each piece tends to follow from the previous one), so a model
 can learn from it and losses go down.
 """
@@ -18,7 +19,7 @@ import numpy as np
 from albertctl.fsutil import sha256_file
 
 CLS_ID, SEP_ID, MASK_ID = 2, 3, 4
-FIRST_PIECE = 13  # ids 0..12 are special or user-defined symbols (REFERENCE.md §1)
+FIRST_PIECE = 13  # ids 0..12 are special or user-defined symbols (docs/reference.md §1)
 
 
 def synthetic_rows(
@@ -78,22 +79,15 @@ def write_synthetic_data(
     seed: int = 0,
     batch_rows: int | None = None,
 ) -> Path:
-    """Write ``out_dir/shard-0000N.arrow`` + ``manifest.json``; ``batch_rows`` splits record batches."""
+    """Write ``out_dir/shard-0000N.arrow`` + ``manifest.json``; ``batch_rows`` splits record batches
+    (default: as make-data does, ``albertctl.data.shards.BATCH_ROWS`` rows each)."""
     import pyarrow as pa
+
+    from albertctl.data.shards import shard_schema, write_shard
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    id_type = pa.uint16() if vocab_size <= 1 << 16 else pa.uint32()
-    schema = pa.schema(
-        [
-            ("input_ids", pa.list_(id_type)),
-            ("token_type_ids", pa.list_(pa.uint8())),
-            ("token_boundary", pa.list_(pa.uint8())),
-            ("masked_lm_positions", pa.list_(pa.uint16())),
-            ("masked_lm_ids", pa.list_(id_type)),
-            ("sentence_order_label", pa.uint8()),
-        ]
-    )
+    schema = shard_schema(vocab_size)
     entries = []
     for s in range(shards):
         rng = np.random.default_rng([seed, s])
@@ -106,8 +100,11 @@ def write_synthetic_data(
         )
         table = pa.table(cols, schema=schema)
         path = out_dir / f"shard-{s:05d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
-            writer.write_table(table, max_chunksize=batch_rows)
+        if batch_rows is None:
+            write_shard(path, table)
+        else:  # the make-data writer has one batch size; a test asks for another
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+                writer.write_table(table, max_chunksize=batch_rows)
         tokens = sum(len(r) for r in cols["input_ids"])
         entries.append(
             {"file": path.name, "rows": rows_per_shard, "tokens": tokens, "sha256": sha256_file(path)}

@@ -3,7 +3,7 @@
 Streams the corpus once (:func:`albertctl.corpus.iter_segments`), keeps a seeded reservoir of at
 most ``input_sentence_size`` segments (memory is bounded by that, not by the corpus), normalizes
 the sample exactly as the tokenizer will at encoding time, and trains SentencePiece with the
-reference flags (REFERENCE.md section 1). Writes, atomically::
+reference flags (docs/reference.md §1). Writes, atomically::
 
     OUT/spiece.model        the SentencePiece model (ALBERT id layout)
     OUT/spiece.vocab        piece <TAB> score, one per id
@@ -181,7 +181,7 @@ def train_sentencepiece(sentences: Iterable[str], config: BuildVocabConfig) -> b
             eos_id=-1,
             pad_piece=PAD,
             unk_piece=UNK,
-            # Lists, not the README's comma string: spm parses that as CSV (REFERENCE.md section 1).
+            # Lists, not the README's comma string: spm parses that as CSV (docs/reference.md §1).
             control_symbols=[CLS, SEP, MASK],
             user_defined_symbols=list(config.user_symbols),
             shuffle_input_sentence=True,

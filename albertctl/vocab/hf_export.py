@@ -2,7 +2,7 @@
 
 transformers 5 has only the ``tokenizers``-backed ``AlbertTokenizer``. Converting a bare
 ``spiece.model`` gives it two differences from SentencePiece and the TF reference
-(REFERENCE.md section 1): user symbols become "added tokens" that split the text, so the word after
+(docs/reference.md §1): user symbols become "added tokens" that split the text, so the word after
 ``-`` or ``.`` gets a new ``▁`` (``well-known`` -> ``▁well - ▁known``), and pieces ending in
 digit + ``,`` are kept (``▁1,`` instead of ``▁1 ,``). The ``tokenizer.json`` written here fixes both:
 
@@ -20,9 +20,12 @@ is read from ``spiece.model`` by :mod:`albertctl.vocab.spm_proto`.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
+from albertctl.fsutil import write_json
+from albertctl.vocab.base import SPECIAL_IDS
 from albertctl.vocab.normalize import NormalizationConfig
 from albertctl.vocab.spm_proto import is_unigram, precompiled_charsmap
 
@@ -137,12 +140,7 @@ def write_hf_files(model_file: Path, out_dir: Path, normalization: Normalization
 
     Returns the names written.
     """
-    import json
-
     import sentencepiece as spm
-
-    from albertctl.fsutil import write_json
-    from albertctl.vocab.tokenizer import SPECIAL_IDS
 
     model_bytes = Path(model_file).read_bytes()
     written = [HF_CONFIG_FILE]

@@ -1,7 +1,8 @@
 """The ``Tokenizer`` contract every stage uses, and its SentencePiece implementation.
 
 :class:`Tokenizer` holds what is common to every vocabulary kind (pairs, word starts,
-fingerprints); :func:`load_tokenizer` picks the kind from the directory: ``spiece.model``
+fingerprints; defined in :mod:`albertctl.vocab.base` and re-exported here);
+:func:`load_tokenizer` picks the kind from the directory: ``spiece.model``
 (:class:`SentencePieceTokenizer`, what ``build-vocab`` writes and every released English
 ALBERT uses) or a WordPiece ``vocab.txt`` (:class:`albertctl.vocab.wordpiece.WordPieceTokenizer`,
 what albert_zh and the Chinese BERTs use).
@@ -20,33 +21,66 @@ classifier does. ``word_starts`` is the reference whole-word rule, replaceable b
 
 from __future__ import annotations
 
-import abc
 import hashlib
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import read_json
+from albertctl.fsutil import read_json, write_json
+
+# The shared contract lives in base (wordpiece and hf_export import it from there, so imports
+# between the vocabulary modules go one way); its names are re-exported here, where callers
+# have always imported them.
+from albertctl.vocab.base import (
+    CLS,
+    CONFIG_FILE,
+    MASK,
+    MODEL_FILE,
+    PAD,
+    SEP,
+    SPECIAL_IDS,
+    SPIECE_UNDERLINE,
+    UNK,
+    VOCAB_FILE,
+    WORDPIECE_FILE,
+    EncodedPair,
+    Tokenizer,
+    WordStartRule,
+    truncate_pair,
+)
+from albertctl.vocab.hf_export import write_hf_files
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
 from albertctl.vocab.spm_proto import USER_DEFINED, piece_types
+from albertctl.vocab.wordpiece import WordPieceConfig, WordPieceTokenizer, wordpiece_word_start
 
 if TYPE_CHECKING:
     import sentencepiece
 
-MODEL_FILE = "spiece.model"
-VOCAB_FILE = "spiece.vocab"
-CONFIG_FILE = "vocab_config.json"
-WORDPIECE_FILE = "vocab.txt"
-SPIECE_UNDERLINE = "\u2581"
-
-PAD, UNK, CLS, SEP, MASK = "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"
-SPECIAL_IDS: dict[str, int] = {PAD: 0, UNK: 1, CLS: 2, SEP: 3, MASK: 4}
-
-# A function of a piece's text: does this piece begin a new whole word?
-WordStartRule = Callable[[str], bool]
+__all__ = [
+    "ALLOW_VOCAB_MISMATCH",
+    "CLS",
+    "CONFIG_FILE",
+    "MASK",
+    "MODEL_FILE",
+    "PAD",
+    "SEP",
+    "SPECIAL_IDS",
+    "SPIECE_UNDERLINE",
+    "UNK",
+    "VOCAB_FILE",
+    "WORDPIECE_FILE",
+    "EncodedPair",
+    "SentencePieceTokenizer",
+    "Tokenizer",
+    "WordStartRule",
+    "check_same_vocabulary",
+    "has_vocabulary",
+    "load_tokenizer",
+    "reference_word_start",
+    "truncate_pair",
+]
 
 # Reference create_pretraining_data.py `_is_start_piece_sp`: ASCII punctuation is its own word. Its
 # set spells '"' twice and has no apostrophe, so a piece holding "'" always starts a word; kept as is.
@@ -55,7 +89,7 @@ _ENGLISH_OR_PUNCT = frozenset("abcdefghijklmnopqrstuvwxyz") | _PUNCTUATION
 
 
 def reference_word_start(piece: str) -> bool:
-    """The reference SentencePiece word-start rule (REFERENCE.md section 2 step 8).
+    """The reference SentencePiece word-start rule (docs/reference.md §2 step 8).
 
     A piece starts a word when it begins with ``▁`` or ``<``, is one ASCII punctuation mark, or
     holds any character outside a-z and punctuation (so digits and non-English text always
@@ -64,109 +98,6 @@ def reference_word_start(piece: str) -> bool:
     if piece.startswith(SPIECE_UNDERLINE) or piece.startswith("<") or piece in _PUNCTUATION:
         return True
     return not all(c.lower() in _ENGLISH_OR_PUNCT for c in piece)
-
-
-@dataclass(frozen=True)
-class EncodedPair:
-    """``[CLS] A [SEP] (B [SEP])`` ids and their token types (0 for A, 1 for B)."""
-
-    input_ids: list[int]
-    token_type_ids: list[int]
-
-
-def truncate_pair(a: list[int], b: list[int], max_tokens: int) -> tuple[list[int], list[int]]:
-    """Drop the last token of the longer side (B on a tie) until ``len(a) + len(b) <= max_tokens``."""
-    a, b = list(a), list(b)
-    while len(a) + len(b) > max_tokens:
-        if len(a) > len(b):
-            a.pop()
-        else:
-            b.pop()
-    return a, b
-
-
-class Tokenizer(abc.ABC):
-    """A vocabulary with ALBERT's special tokens: what every stage after build-vocab uses.
-
-    Subclasses set ``vocab_size``, the special ids and ``_pieces`` (the piece of each id), and
-    implement :meth:`encode`, :meth:`decode`, :meth:`fingerprint`, :meth:`vocab_config` and
-    :meth:`save`; pairs, word starts and inspection are shared.
-    """
-
-    vocab_size: int
-    pad_id: int
-    unk_id: int
-    cls_id: int
-    sep_id: int
-    mask_id: int
-    word_start_rule: WordStartRule
-    _pieces: list[str]
-    _word_starts: list[bool] | None = None
-
-    @abc.abstractmethod
-    def encode(self, text: str) -> list[int]:
-        """Ids of one text, without special tokens."""
-
-    @abc.abstractmethod
-    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
-        """Text of ``ids`` (normalized, as the tokenizer saw it)."""
-
-    @abc.abstractmethod
-    def fingerprint(self) -> str:
-        """Hex sha256 identifying the vocabulary (data and checkpoints record it)."""
-
-    @abc.abstractmethod
-    def vocab_config(self) -> dict[str, Any]:
-        """What ``vocab_config.json`` holds for this tokenizer (``kind`` first)."""
-
-    @abc.abstractmethod
-    def save(self, out_dir: Path) -> None:
-        """Write the files :func:`load_tokenizer` needs (and transformers' tokenizer files)."""
-
-    def _is_special(self, token_id: int) -> bool:
-        """Whether ``token_id`` is a special token (a word start, never a masking candidate's inner piece)."""
-        return token_id in (self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id)
-
-    def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
-        """Ids of many texts."""
-        return [self.encode(t) for t in texts]
-
-    def tokenize(self, text: str) -> list[str]:
-        """Pieces of one text (for inspection)."""
-        return [self._pieces[i] for i in self.encode(text)]
-
-    def encode_pair(
-        self, a: str | list[int], b: str | list[int] | None = None, max_length: int = 512
-    ) -> EncodedPair:
-        """``[CLS] A [SEP] (B [SEP])``, truncated to ``max_length`` as the reference classifier does.
-
-        ``a`` and ``b`` are texts or already-encoded ids.
-        """
-        ids_a = self.encode(a) if isinstance(a, str) else list(a)
-        if b is None:
-            if max_length < 2:
-                raise AlbertctlError(f"max_length must be >= 2 for a single text, got {max_length}")
-            ids_a = ids_a[: max_length - 2]
-            return EncodedPair([self.cls_id, *ids_a, self.sep_id], [0] * (len(ids_a) + 2))
-        if max_length < 3:
-            raise AlbertctlError(f"max_length must be >= 3 for a pair, got {max_length}")
-        ids_b = self.encode(b) if isinstance(b, str) else list(b)
-        ids_a, ids_b = truncate_pair(ids_a, ids_b, max_length - 3)
-        input_ids = [self.cls_id, *ids_a, self.sep_id, *ids_b, self.sep_id]
-        token_type_ids = [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
-        return EncodedPair(input_ids, token_type_ids)
-
-    def id_to_piece(self, token_id: int) -> str:
-        return self._pieces[token_id]
-
-    def word_starts(self, ids: Sequence[int]) -> list[bool]:
-        """Whether each id begins a whole word; special ids (``[CLS]``, ``[SEP]``, ...) always do."""
-        if self._word_starts is None:
-            self._word_starts = [
-                self._is_special(i) or self.word_start_rule(p) for i, p in enumerate(self._pieces)
-            ]
-        table = self._word_starts
-        return [table[i] for i in ids]
 
 
 class SentencePieceTokenizer(Tokenizer):
@@ -299,9 +230,6 @@ class SentencePieceTokenizer(Tokenizer):
         vocab = self.model_file.with_name(VOCAB_FILE)
         if vocab.is_file() and (out_dir / VOCAB_FILE).resolve() != vocab.resolve():
             shutil.copyfile(vocab, out_dir / VOCAB_FILE)
-        from albertctl.fsutil import write_json
-        from albertctl.vocab.hf_export import write_hf_files
-
         write_hf_files(target, out_dir, self.normalization)
         write_json(out_dir / CONFIG_FILE, self.vocab_config())
 
@@ -369,8 +297,6 @@ def load_tokenizer(path: str | Path, *, word_start_rule: WordStartRule | None = 
     ideographs), each overridden by a transformers ``tokenizer_config.json`` when the directory
     has one (a cased model says so there). ``word_start_rule`` replaces the kind's whole-word rule.
     """
-    from albertctl.vocab.wordpiece import WordPieceConfig, WordPieceTokenizer, wordpiece_word_start
-
     path = Path(path)
     file: Path | None = None
     if path.is_file() and path.suffix in (".model", ".txt"):

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from albertctl.errors import AlbertctlError
-from albertctl.vocab.tokenizer import CONFIG_FILE, WORDPIECE_FILE, Tokenizer, WordStartRule
+from albertctl.fsutil import write_json
+from albertctl.vocab.base import CONFIG_FILE, WORDPIECE_FILE, Tokenizer, WordStartRule
 
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 CONTINUATION = "##"
@@ -293,8 +294,6 @@ class WordPieceTokenizer(Tokenizer):
     def save(self, out_dir: Path) -> None:
         """Copy ``vocab.txt``; write ``vocab_config.json`` and a ``tokenizer_config.json`` with which
         transformers' ``BertTokenizer`` (what albert_zh models use) splits text as we do."""
-        from albertctl.fsutil import write_json
-
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / WORDPIECE_FILE
