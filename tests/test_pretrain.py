@@ -24,7 +24,6 @@ from albertctl.train.metrics import read_metrics
 from albertctl.train.pretrain import (
     PretrainConfig,
     TrainEvent,
-    _Trainer,
     pretrain,
     read_toml_config,
     resolve_pretrain_config,
@@ -230,15 +229,19 @@ def test_two_gloo_processes_equal_one_process(data: tuple[Path, Path], tmp_path:
 def test_nonfinite_steps_are_skipped_then_stop(
     data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = _Trainer._micro_loss
+    from albertctl.train.trainer import PretrainingObjective
 
-    def poisoned(self: _Trainer, batch: dict, num_masked: int, num_seqs: int) -> tuple:
-        loss, stats = original(self, batch, num_masked, num_seqs)
-        if self.step >= 2:
-            return loss * float("nan"), stats * float("nan")
-        return loss, stats
+    original = PretrainingObjective.__call__
+    calls = []
 
-    monkeypatch.setattr(_Trainer, "_micro_loss", poisoned)
+    def poisoned(self: PretrainingObjective, *args: object) -> tuple:
+        loss, sums = original(self, *args)
+        calls.append(1)
+        if len(calls) > 2:  # one micro-batch per step: steps 2, 3, ... are non-finite
+            return loss * float("nan"), {k: v * float("nan") for k, v in sums.items()}
+        return loss, sums
+
+    monkeypatch.setattr(PretrainingObjective, "__call__", poisoned)
     with pytest.warns(RuntimeWarning, match="non-finite"), pytest.raises(AlbertctlError, match="diverged"):
         pretrain(_config(data, tmp_path / "run", max_nonfinite=3))
 

@@ -27,12 +27,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import output_lock, read_utf8
 from albertctl.settings import check_ranges, setting
-from albertctl.train.distributed import DistContext
+
+if TYPE_CHECKING:  # torch-importing modules: the CLI reads PretrainConfig without them
+    from albertctl.train.distributed import DistContext
+    from albertctl.train.trainer import Stats
 
 # The released models' recipe (docs/reference.md §6): a documented preset, too big for a laptop.
 RELEASED_RECIPE: dict[str, Any] = {
@@ -235,13 +238,6 @@ class PretrainReport:
     """The device used."""
 
 
-class _Stats:
-    """Sums over micro-batches, ranks and steps: [mlm_loss_sum, mlm_correct, mlm_count, sop_loss_sum,
-    sop_correct, sop_count, tokens]."""
-
-    SIZE = 7
-
-
 def pretrain(
     config: PretrainConfig,
     *,
@@ -252,6 +248,7 @@ def pretrain(
     import torch
 
     from albertctl.train.distributed import (
+        DistContext,
         destroy_process_group,
         device_for_rank,
         init_process_group,
@@ -339,9 +336,9 @@ class _Trainer:
         from albertctl.model.albert import AlbertForPreTraining
         from albertctl.model.config import get_config
         from albertctl.train.distributed import barrier, wrap_model
-        from albertctl.train.loop import NonFiniteGuard
         from albertctl.train.optim import build_optimizer
         from albertctl.train.schedule import build_scheduler
+        from albertctl.train.trainer import PretrainingObjective, Trainer
 
         cfg, ctx = self.config, self.ctx
         verify = cfg.verify_data and ctx.is_main  # rank 0 hashes; the others read what it checked
@@ -418,7 +415,18 @@ class _Trainer:
             world_size=ctx.world_size,
             seed=cfg.seed,
         )
-        self.guard = NonFiniteGuard(cfg.max_nonfinite)
+        self.trainer = Trainer(
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            PretrainingObjective(),
+            ctx=ctx,
+            device=self.device,
+            precision=self.precision,
+            clip_norm=cfg.clip_norm,
+            max_nonfinite=cfg.max_nonfinite,
+        )
+        self.guard = self.trainer.guard
         self.window = _Window()
         self.step = 0
         # Where the run ends: max_steps, or what --time-budget chose (None: not chosen yet).
@@ -427,7 +435,7 @@ class _Trainer:
         if cfg.resume:
             self._restore()
         runnable = torch.compile(self.model) if cfg.compile else self.model
-        self.train_model = wrap_model(runnable, ctx, self.device)
+        self.trainer.train_model = wrap_model(runnable, ctx, self.device)
 
     def _restore(self) -> None:
         from albertctl.train.checkpoint import load_trainer_state
@@ -618,78 +626,30 @@ class _Trainer:
 
         return bool(all_reduce_sum(torch.tensor([float(flag)]), self.ctx).item() > 0)
 
-    def _micro_loss(self, batch: dict[str, Any], num_masked: int, num_seqs: int) -> tuple[Any, Any]:
-        """Loss of one micro-batch, scaled so the sum over micro-batches and ranks is the global loss."""
-        import torch
-        import torch.nn.functional as F
-
-        from albertctl.model.albert import MLM_WEIGHT_EPS
-        from albertctl.train.runtime import autocast
-
-        with autocast(self.device, self.precision):
-            out = self.train_model(
-                batch["input_ids"],
-                batch["token_type_ids"],
-                batch["input_mask"],
-                batch["masked_lm_positions"],
-            )
-        logits = out.mlm_logits.float().flatten(0, 1)  # (b*P, V)
-        ids = batch["masked_lm_ids"].flatten()  # (b*P,)
-        weights = batch["masked_lm_weights"].flatten()  # (b*P,)
-        mlm_sum = (F.cross_entropy(logits, ids, reduction="none") * weights).sum()
-        sop_logits = out.sop_logits.float()  # (b, 2)
-        labels = batch["sentence_order_label"]
-        sop_sum = F.cross_entropy(sop_logits, labels, reduction="sum")
-        # DDP averages gradients over ranks, so each rank's share is scaled up by world_size.
-        loss = (mlm_sum / (num_masked + MLM_WEIGHT_EPS) + sop_sum / num_seqs) * self.ctx.world_size
-        with torch.no_grad():
-            stats = torch.stack(
-                [
-                    mlm_sum.detach(),
-                    ((logits.argmax(-1) == ids).float() * weights).sum(),
-                    weights.sum(),
-                    sop_sum.detach(),
-                    (sop_logits.argmax(-1) == labels).float().sum(),
-                    torch.tensor(float(labels.numel()), device=labels.device),
-                    batch["input_mask"].sum().float(),
-                ]
-            )
-        return loss, stats
-
     def _train_step(self, window: _Window) -> dict[str, Any] | None:
         """One optimizer step; the window's metrics when it is time to log them, else None."""
-        import torch
-
-        from albertctl.train.distributed import all_reduce_sum, no_sync
-        from albertctl.train.loop import clip_gradients
+        from albertctl.train.trainer import PretrainingObjective
 
         t0 = time.perf_counter()
         step_batch = next(self.loader)
         t_data = time.perf_counter() - t0
-        stats = torch.zeros(_Stats.SIZE, dtype=torch.float64, device=self.device)
-        n_micro = len(step_batch.micro_batches)
-        for m, micro in enumerate(step_batch.micro_batches):
-            micro = {k: v.to(self.device, non_blocking=True) for k, v in micro.items()}
-            with no_sync(self.train_model, enabled=self.ctx.is_distributed and m < n_micro - 1):
-                loss, micro_stats = self._micro_loss(
-                    micro, step_batch.global_num_masked, step_batch.global_num_sequences
-                )
-                loss.backward()
-            stats += micro_stats.double()
-        all_reduce_sum(stats, self.ctx)
-        stats = stats.cpu()
-        mlm_loss = float(stats[0] / (stats[2] + 1e-5))
-        sop_loss = float(stats[3] / stats[5])
-        grad_norm = clip_gradients(self.model.parameters(), self.config.clip_norm or None)
-        lr = self.scheduler.get_last_lr()[0]
-        if self.guard.check(self.step, mlm_loss + sop_loss, grad_norm):
-            self.optimizer.step()
-            self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        result = self.trainer.train_step(
+            step_batch.micro_batches,
+            step=self.step,
+            denominators={
+                "masked": step_batch.global_num_masked,
+                "sequences": step_batch.global_num_sequences,
+            },
+        )
         window.add(
-            stats, mlm_loss, sop_loss, grad_norm, lr, time.perf_counter() - t0, t_data, step_batch.epoch
+            result.stats,
+            PretrainingObjective.mlm_loss(result.stats),
+            PretrainingObjective.sop_loss(result.stats),
+            result.grad_norm,
+            result.lr,
+            time.perf_counter() - t0,
+            t_data,
+            step_batch.epoch,
         )
         if (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.max_steps:
             return window.flush()
@@ -697,51 +657,33 @@ class _Trainer:
 
     def _evaluate(self, writer: Any) -> dict[str, Any]:
         """MLM loss/accuracy and SOP loss/accuracy on held-out rows (all ranks share the work)."""
-        import torch
-
         from albertctl.data.loader import iter_eval_batches
-        from albertctl.train.distributed import all_reduce_sum
+        from albertctl.train.trainer import PretrainingObjective
 
         assert self.eval_shards is not None
         t0 = time.perf_counter()
         micro = max(1, self.config.batch_size // (self.config.grad_accum * self.ctx.world_size))
-        stats = torch.zeros(_Stats.SIZE, dtype=torch.float64, device=self.device)
-        self.model.eval()
-        with torch.no_grad():
-            for batch in iter_eval_batches(
+        stats = self.trainer.evaluate(
+            iter_eval_batches(
                 self.eval_shards,
                 batch_size=micro,
                 rank=self.ctx.rank,
                 world_size=self.ctx.world_size,
                 max_rows=self.config.eval_max_sequences,
-            ):
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                # The eval loss is normalised afterwards from the summed stats; 1.0 avoids rescaling.
-                _, s = self._micro_loss_eval(batch)
-                stats += s.double()
-        self.model.train()
-        all_reduce_sum(stats, self.ctx)
-        stats = stats.cpu()
+            )
+        )
         values = {
-            "loss": float(stats[0] / (stats[2] + 1e-5) + stats[3] / stats[5]),
-            "mlm_loss": float(stats[0] / (stats[2] + 1e-5)),
-            "sop_loss": float(stats[3] / stats[5]),
-            "mlm_acc": float(stats[1] / max(float(stats[2]), 1.0)),
-            "sop_acc": float(stats[4] / max(float(stats[5]), 1.0)),
-            "sequences": int(stats[5]),
+            "loss": PretrainingObjective.mlm_loss(stats) + PretrainingObjective.sop_loss(stats),
+            "mlm_loss": PretrainingObjective.mlm_loss(stats),
+            "sop_loss": PretrainingObjective.sop_loss(stats),
+            "mlm_acc": stats["mlm_correct"] / max(stats["mlm_count"], 1.0),
+            "sop_acc": stats["sop_correct"] / max(stats["sop_count"], 1.0),
+            "sequences": int(stats["sop_count"]),
             "seconds": time.perf_counter() - t0,
         }
         writer.write(self.step, "eval", values)
         self.emit(TrainEvent("eval", self.step, values))
         return values
-
-    def _micro_loss_eval(self, batch: dict[str, Any]) -> tuple[Any, Any]:
-        """Stats of one held-out batch through the plain model (no DDP hooks in evaluation)."""
-        saved, self.train_model = self.train_model, self.model
-        try:
-            return self._micro_loss(batch, 1, 1)
-        finally:
-            self.train_model = saved
 
     def _save(self) -> Path:
         """Write a checkpoint (rank 0), with every rank's RNG state; all ranks wait for it."""
@@ -782,7 +724,7 @@ class _Window:
         self.reset()
 
     def reset(self) -> None:
-        self.stats: Any = None
+        self.stats: Stats | None = None
         self.steps = 0
         self.loss_sum = self.mlm_sum = self.sop_sum = 0.0
         self.norm = self.lr = self.epoch = 0.0
@@ -790,7 +732,7 @@ class _Window:
 
     def add(
         self,
-        stats: Any,
+        stats: Stats,
         mlm_loss: float,
         sop_loss: float,
         grad_norm: float,
@@ -799,7 +741,7 @@ class _Window:
         data_seconds: float,
         epoch: float,
     ) -> None:
-        self.stats = stats.clone() if self.stats is None else self.stats + stats
+        self.stats = stats if self.stats is None else self.stats + stats
         self.steps += 1
         self.loss_sum += mlm_loss + sop_loss
         self.mlm_sum += mlm_loss
@@ -810,25 +752,34 @@ class _Window:
 
     def state_dict(self) -> dict[str, Any]:
         """The partial window, so a resumed run logs the same means as an uninterrupted one."""
-        return {k: v for k, v in vars(self).items()}
+        state = dict(vars(self))
+        state["stats"] = None if self.stats is None else self.stats.values.clone()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
             setattr(self, key, value)
+        if self.stats is not None:  # the sums, in PretrainingObjective.names order
+            import torch
+
+            from albertctl.train.trainer import PretrainingObjective, Stats
+
+            self.stats = Stats(PretrainingObjective.names, self.stats.to(torch.float64))
 
     def flush(self) -> dict[str, Any]:
         s = self.stats
+        assert s is not None
         values = {
             "loss": self.loss_sum / self.steps,
             "mlm_loss": self.mlm_sum / self.steps,
             "sop_loss": self.sop_sum / self.steps,
-            "mlm_acc": float(s[1] / max(float(s[2]), 1.0)),
-            "sop_acc": float(s[4] / max(float(s[5]), 1.0)),
+            "mlm_acc": s["mlm_correct"] / max(s["mlm_count"], 1.0),
+            "sop_acc": s["sop_correct"] / max(s["sop_count"], 1.0),
             "lr": self.lr,
             "grad_norm": self.norm,
             "epoch": self.epoch,
-            "tokens_per_s": float(s[6]) / max(self.seconds, 1e-9),
-            "seqs_per_s": float(s[5]) / max(self.seconds, 1e-9),
+            "tokens_per_s": s["tokens"] / max(self.seconds, 1e-9),
+            "seqs_per_s": s["sop_count"] / max(self.seconds, 1e-9),
             "step_s": self.seconds / self.steps,
             "data_s": self.data_seconds / self.steps,
         }
