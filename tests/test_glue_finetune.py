@@ -271,3 +271,91 @@ def test_vocab_overriding_the_models_own_is_refused(checkpoint: Path, tmp_path: 
     # Allowed, the next check still stands: the model's 1000 ids do not fit a 7-piece vocabulary.
     with pytest.raises(AlbertctlError, match="vocab_size 1000 but its tokenizer has 7 pieces"):
         finetune_glue(_FAST, out=tmp_path / "a", allow_vocab_mismatch=True, **run)
+
+
+def _finetune_argv(glue: Path, model: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "finetune", "glue", "--task", "sst2", "--data-dir", str(glue), "--model", str(model),
+        "--out", str(out), "--lr", "3e-3", "--batch-size", "8", "--max-steps", "60", "--eval-every", "5",
+        "--max-seq-length", "32", "--device", "cpu", "--seeds", "1,2", *extra,
+    ]  # fmt: skip
+
+
+def _outcome(out: Path) -> tuple[list, dict[str, torch.Tensor]]:
+    from safetensors.torch import load_file
+
+    results = json.loads((out / "results.json").read_text())
+    seeds = [{k: s[k] for k in ("seed", "best", "final")} for s in results["tasks"]["sst2"]["seeds"]]
+    weights = {
+        f"{p.parent.parent.name}/{p.parent.name}/{k}": v
+        for p in sorted(out.glob("sst2/seed-*/*/model.safetensors"))
+        for k, v in load_file(str(p)).items()
+    }
+    return seeds, weights
+
+
+def test_killed_finetune_resumes_to_the_same_results(checkpoint: Path, tmp_path: Path) -> None:
+    """SIGKILL while seed 2 trains (seed 1 done): the same command keeps seed 1, resumes seed 2
+    from its last dev evaluation, and ends with the uninterrupted run's metrics and weights."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from albertctl.cli import main
+
+    glue = write_sentiment_dir(tmp_path / "glue", train=160, dev=24)
+    with pytest.raises(SystemExit):
+        main(_finetune_argv(glue, checkpoint, tmp_path / "straight"))
+    killed = tmp_path / "killed"
+    state = tmp_path / ".killed.partial" / "sst2" / "seed-2" / "state.pt"
+    # One intra-op thread, as the tests' own process: the same float sums on both sides.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "albertctl", *_finetune_argv(glue, checkpoint, killed)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before seed 2 saved a resume point"
+    assert (tmp_path / ".killed.partial" / "sst2" / "seed-1" / "seed.json").is_file()
+    assert not killed.exists()
+    with pytest.raises(SystemExit):
+        main(_finetune_argv(glue, checkpoint, killed))
+    assert not (tmp_path / ".killed.partial").exists()
+    (seeds_a, weights_a), (seeds_b, weights_b) = _outcome(tmp_path / "straight"), _outcome(killed)
+    assert seeds_a == seeds_b
+    assert weights_a.keys() == weights_b.keys() and len(weights_a) > 0
+    for key in weights_a:
+        assert torch.equal(weights_a[key], weights_b[key]), key
+
+
+def test_two_gloo_processes_finetune_like_one(checkpoint: Path, tmp_path: Path) -> None:
+    """Under torchrun each process trains its half of every batch; without dropout the result is
+    the single process's (up to summation order)."""
+    import os
+    import subprocess
+    import sys
+
+    from albertctl.cli import main
+
+    glue = write_sentiment_dir(tmp_path / "glue", train=64, dev=16)
+    flags = ("--dropout", "0", "--classifier-dropout", "0", "--max-steps", "10", "--seeds", "1")
+    with pytest.raises(SystemExit):
+        main([*_finetune_argv(glue, checkpoint, tmp_path / "one"), *flags])
+    args = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "albertctl", *_finetune_argv(glue, checkpoint, tmp_path / "two"), *flags,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (seeds_1, weights_1), (seeds_2, weights_2) = _outcome(tmp_path / "one"), _outcome(tmp_path / "two")
+    for a, b in zip(seeds_1, seeds_2, strict=True):
+        assert a["best"]["step"] == b["best"]["step"]
+        for key, value in a["final"]["metrics"].items():
+            assert value == pytest.approx(b["final"]["metrics"][key], abs=1e-6), key
+    for key in weights_1:
+        assert torch.allclose(weights_1[key], weights_2[key], atol=1e-5), key

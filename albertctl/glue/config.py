@@ -55,6 +55,8 @@ class FinetuneConfig:
     """AdamW weight decay (LayerNorm and biases excluded)."""
     clip_norm: float = 1.0
     """Global gradient-norm clip (the reference: 1.0)."""
+    max_nonfinite: int = setting(5, min=1)
+    """Stop after this many non-finite steps in a row (each one's update is skipped)."""
     max_seq_length: int = setting(128, min=8, max=4096)
     """Tokens per example. After truncation; the reference uses 512, and batches are padded only
     to their longest."""

@@ -18,6 +18,8 @@ best checkpoint kept ("best", what the reference reports) beside the last one ("
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from albertctl.errors import AlbertctlError
-from albertctl.fsutil import atomic_dir, check_output_dir, locks_output, write_json
+from albertctl.fsutil import atomic_dir, check_output_dir, write_json
 from albertctl.glue.batching import EncodedSet, collate, encode_examples, train_batches
 from albertctl.glue.config import SMALL_HIDDEN, FinetuneConfig
 from albertctl.glue.evaluate import GLUE_META, RESULTS, dev_metrics, predict_logits
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from albertctl.train.distributed import DistContext
     from albertctl.vocab import Tokenizer
 
 Log = Callable[[str], None]
@@ -139,36 +142,43 @@ def iter_train_steps(
         epoch += 1
 
 
-def _train_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    batch: dict[str, torch.Tensor],
-    *,
-    device: torch.device,
-    precision: str,
-    clip_norm: float,
-) -> float:
-    """One forward/backward/update; returns the loss."""
+SEED_STATE = "state.pt"
+"""The in-progress seed's resume point, written at every dev evaluation (tensors + plain data)."""
+SEED_DONE = "seed.json"
+"""A finished seed's result (its best and final folders are complete beside it)."""
+
+
+def _save_seed_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a resume point atomically (a kill mid-write leaves the previous one)."""
     import torch
 
-    from albertctl.model import sequence_classification_loss
-    from albertctl.train.runtime import autocast
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
 
-    model.train()
-    with autocast(device, precision):
-        logits = model(
-            batch["input_ids"].to(device, non_blocking=True),
-            batch["token_type_ids"].to(device, non_blocking=True),
-            batch["input_mask"].to(device, non_blocking=True),
-        )
-    loss = sequence_classification_loss(logits, batch["labels"].to(device))
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return float(loss.detach())
+
+def _load_seed_state(path: Path) -> dict[str, Any]:
+    """A resume point written by :func:`_save_seed_state`: tensors and plain containers only."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise AlbertctlError(
+            f"{path} is not a fine-tuning state albertctl wrote ({str(exc).splitlines()[0]}); nothing in "
+            "it was run",
+            hint="delete it to restart that seed, or rerun with --overwrite",
+        ) from None
+
+
+def _evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
+    return {"step": evaluation.step, "metrics": dict(evaluation.metrics)}
+
+
+def _evaluation_from(record: dict[str, Any]) -> Evaluation:
+    return Evaluation(int(record["step"]), {k: float(v) for k, v in record["metrics"].items()})
 
 
 def train_one_seed(
@@ -185,49 +195,78 @@ def train_one_seed(
     config: FinetuneConfig = FinetuneConfig(),
     metrics_dir: Path | None = None,
     log: Log | None = None,
+    ctx: DistContext | None = None,
+    state_file: Path | None = None,
 ) -> tuple[SeedResult, dict[str, torch.Tensor]]:
     """Fine-tune ``model`` in place; returns the result and the best checkpoint's state dict (CPU).
 
+    Each step is one :class:`~albertctl.train.trainer.Trainer` step (the pretraining rules:
+    clipping, non-finite guard; under torchrun every process takes its share of the batch).
     Batch order comes from ``numpy.random.default_rng((seed, epoch))``; dropout draws from the
     torch RNG, seeded with ``seed`` inside a forked RNG scope so the caller's state is untouched.
+    With ``state_file`` the run saves a resume point at every dev evaluation and, when the file
+    exists, continues from it exactly (weights, best weights, optimizer, schedule, RNG, position).
     """
     import torch
 
+    from albertctl.train.distributed import DistContext, all_gather_objects, wrap_model
     from albertctl.train.metrics import MetricsWriter
     from albertctl.train.optim import build_optimizer
+    from albertctl.train.runtime import capture_rng, restore_rng
     from albertctl.train.schedule import build_scheduler
+    from albertctl.train.trainer import ClassificationObjective, Trainer
 
+    ctx = ctx or DistContext()
+    if hp.batch_size < ctx.world_size:
+        raise AlbertctlError(
+            f"batch size {hp.batch_size} is smaller than the {ctx.world_size} processes",
+            hint="raise --batch-size or start fewer processes",
+        )
     model.to(device)
     optimizer = build_optimizer(model, "adamw", lr=hp.lr, weight_decay=config.weight_decay)
     scheduler = build_scheduler(optimizer, warmup_steps=hp.warmup_steps, total_steps=hp.max_steps)
-    writer = MetricsWriter(metrics_dir, tensorboard=False) if metrics_dir is not None else None
+    trainer = Trainer(
+        model,
+        optimizer,
+        scheduler,
+        ClassificationObjective(),
+        ctx=ctx,
+        device=device,
+        precision=precision,
+        clip_norm=config.clip_norm,
+        max_nonfinite=config.max_nonfinite,
+        train_model=wrap_model(model, ctx, device),
+    )
+    resumed = _load_seed_state(state_file) if state_file is not None and state_file.is_file() else None
+    done_steps = int(resumed["step"]) if resumed else 0
+    writer = (
+        MetricsWriter(metrics_dir, enabled=ctx.is_main, tensorboard=False, resume_step=done_steps or None)
+        if metrics_dir is not None
+        else None
+    )
     history: list[Evaluation] = []
     best_state: dict[str, torch.Tensor] = {}
     losses: list[float] = []
     train_seconds, seen = 0.0, 0
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+        torch.manual_seed(seed if ctx.rank == 0 else seed * 1000 + ctx.rank)
+        if resumed:
+            model.load_state_dict(resumed["model"])
+            trainer.load_state_dict(resumed["trainer"])
+            restore_rng(resumed["rng"][ctx.rank], device)
+            history = [_evaluation_from(r) for r in resumed["history"]]
+            best_state = resumed["best"]
+            train_seconds, seen = float(resumed["train_seconds"]), int(resumed["seen"])
         steps = iter_train_steps(train.lengths, hp.batch_size, seed=seed, max_steps=hp.max_steps)
         for step, rows in enumerate(steps, start=1):
+            if step <= done_steps:
+                continue  # the resumed position: the order is a function of (seed, step)
             started = time.perf_counter()
-            batch = collate(train, rows, pad_id=pad_id)
-            loss = _train_step(
-                model,
-                optimizer,
-                scheduler,
-                batch,
-                device=device,
-                precision=precision,
-                clip_norm=config.clip_norm,
-            )
+            batch = collate(train, rows[ctx.rank :: ctx.world_size], pad_id=pad_id)
+            result = trainer.train_step([batch], step=step - 1, denominators={"sequences": len(rows)})
             train_seconds += time.perf_counter() - started
             seen += len(rows)
-            if not math.isfinite(loss):
-                raise AlbertctlError(
-                    f"{spec.name} seed {seed}: the loss became {loss} at step {step}",
-                    hint="lower --lr, or use --precision fp32",
-                )
-            losses.append(loss)
+            losses.append(result.loss)
             if step % hp.eval_every and step != hp.max_steps:
                 continue
             logits = {
@@ -247,13 +286,29 @@ def train_one_seed(
             if writer is not None:
                 writer.write(step, "train", {"loss": mean_loss, "lr": scheduler.get_last_lr()[0]})
                 writer.write(step, "dev", evaluation.metrics)
-            if log is not None:
+            if log is not None and ctx.is_main:
                 shown = " ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items())
                 log(f"{spec.name} seed {seed} step {step}/{hp.max_steps}: loss {mean_loss:.4f} {shown}")
             selection = spec.selection_metric
             if not history or evaluation.metrics[selection] > max(e.metrics[selection] for e in history):
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             history.append(evaluation)
+            if state_file is not None and step != hp.max_steps:
+                rng = all_gather_objects(capture_rng(device), ctx)
+                if ctx.is_main:
+                    _save_seed_state(
+                        state_file,
+                        {
+                            "step": step,
+                            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                            "best": best_state,
+                            "trainer": trainer.state_dict(),
+                            "rng": rng,
+                            "history": [_evaluation_record(e) for e in history],
+                            "train_seconds": train_seconds,
+                            "seen": seen,
+                        },
+                    )
     if writer is not None:
         writer.close()
     best = max(history, key=lambda e: e.metrics[spec.selection_metric])  # the first of equal scores
@@ -363,6 +418,29 @@ def _prepare_task(
     return _PreparedTask(spec=spec, train=train, devs=devs, hp=hp)
 
 
+def _seed_record(result: SeedResult) -> dict[str, Any]:
+    """A finished seed as ``seed.json`` (what a rerun needs to skip it)."""
+    return {
+        "seed": result.seed,
+        "best": _evaluation_record(result.best),
+        "final": _evaluation_record(result.final),
+        "history": [_evaluation_record(e) for e in result.history],
+        "train_seconds": result.train_seconds,
+        "train_examples_per_s": result.train_examples_per_s,
+    }
+
+
+def _seed_from(record: dict[str, Any]) -> SeedResult:
+    return SeedResult(
+        seed=int(record["seed"]),
+        best=_evaluation_from(record["best"]),
+        final=_evaluation_from(record["final"]),
+        history=[_evaluation_from(r) for r in record["history"]],
+        train_seconds=float(record["train_seconds"]),
+        train_examples_per_s=float(record["train_examples_per_s"]),
+    )
+
+
 def _run_seed(
     task: _PreparedTask,
     seed: int,
@@ -374,12 +452,21 @@ def _run_seed(
     device: torch.device,
     precision: str,
     log: Log | None,
+    ctx: DistContext,
 ) -> SeedResult:
-    """Fine-tune one seed and save its ``best`` and ``final`` checkpoint folders under ``seed_dir``."""
+    """Fine-tune one seed and save its ``best`` and ``final`` checkpoint folders under ``seed_dir``;
+    a seed finished by an earlier (killed) run is read back, one in progress resumes."""
+    from albertctl.fsutil import read_json
     from albertctl.model import save_model
+    from albertctl.train.distributed import barrier
 
+    if (seed_dir / SEED_DONE).is_file():
+        return _seed_from(read_json(seed_dir / SEED_DONE))
     spec = task.spec
     model = _load_for_task(checkpoint, spec, task.hp, config, seed)
+    if ctx.is_main:
+        seed_dir.mkdir(parents=True, exist_ok=True)
+    barrier(ctx)
     result, best_state = train_one_seed(
         model,
         spec,
@@ -393,17 +480,68 @@ def _run_seed(
         config=config,
         metrics_dir=seed_dir,
         log=log,
+        ctx=ctx,
+        state_file=seed_dir / SEED_STATE,
     )
-    meta = {"task": spec.name, "labels": spec.labels, "max_seq_length": config.max_seq_length, "seed": seed}
-    for which, evaluation in (("final", result.final), ("best", result.best)):
-        if which == "best":
-            model.load_state_dict(best_state)
-        save_model(model.to("cpu"), seed_dir / which, tokenizer=tokenizer)
-        write_json(seed_dir / which / GLUE_META, {**meta, "checkpoint": which, "step": evaluation.step})
+    if ctx.is_main:
+        meta = {"task": spec.name, "labels": spec.labels, "max_seq_length": config.max_seq_length}
+        meta["seed"] = seed
+        for which, evaluation in (("final", result.final), ("best", result.best)):
+            if which == "best":
+                model.load_state_dict(best_state)
+            save_model(model.to("cpu"), seed_dir / which, tokenizer=tokenizer, overwrite=True)
+            write_json(seed_dir / which / GLUE_META, {**meta, "checkpoint": which, "step": evaluation.step})
+        write_json(seed_dir / SEED_DONE, _seed_record(result))
+        (seed_dir / SEED_STATE).unlink(missing_ok=True)
+    barrier(ctx)
     return result
 
 
-@locks_output("out")
+def _work_dir(out: Path, fingerprint: str) -> Path:
+    """``.OUT.partial`` beside OUT: finished seeds and the running seed's resume point. Reused
+    when it was made for the same run (settings, model weights, tokenizer, encoded data), else
+    emptied."""
+    from albertctl.fsutil import read_json
+
+    work = out.with_name(f".{out.name}.partial")
+    record = work / "build.json"
+    if work.is_dir():
+        same = record.is_file() and read_json(record).get("fingerprint") == fingerprint
+        if not same:
+            shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    write_json(record, {"fingerprint": fingerprint})
+    return work
+
+
+def _run_fingerprint(
+    config: FinetuneConfig, checkpoint: Path, tokenizer: Tokenizer, prepared: list[_PreparedTask]
+) -> str:
+    from albertctl.fsutil import sha256_file, sha256_json
+
+    weights = sorted(p for p in checkpoint.iterdir() if p.suffix in (".safetensors", ".bin"))
+    data = {
+        task.spec.name: sha256_json(
+            [
+                asdict(task.hp),
+                [
+                    [d.input_ids, d.token_type_ids, d.labels.tolist()]
+                    for d in (task.train, *task.devs.values())
+                ],
+            ]
+        )
+        for task in prepared
+    }
+    return sha256_json(
+        {
+            "config": asdict(config),
+            "model": [sha256_file(p) for p in weights],
+            "vocab": tokenizer.fingerprint(),
+            "data": data,
+        }
+    )
+
+
 def finetune_glue(
     config: FinetuneConfig,
     *,
@@ -416,16 +554,71 @@ def finetune_glue(
     overwrite: bool = False,
     log: Log | None = None,
 ) -> FinetuneReport:
-    """Fine-tune ``model_path`` on each task for each seed; write OUT (see the module docstring)."""
+    """Fine-tune ``model_path`` on each task for each seed; write OUT (see the module docstring).
+
+    Killed, the same command continues: finished seeds are kept and the running one resumes from
+    its last dev evaluation, to the same results as an uninterrupted run. Under torchrun every
+    process trains its share of each batch and rank 0 writes."""
+    import contextlib
+    import os
+
+    from albertctl.fsutil import output_lock
+    from albertctl.train.distributed import (
+        barrier,
+        context_from_env,
+        destroy_process_group,
+        device_for_rank,
+        init_process_group,
+    )
+    from albertctl.train.runtime import resolve_device
+
+    ctx = context_from_env(os.environ)
+    device = device_for_rank(resolve_device(config.device), ctx)
+    init_process_group(ctx, device)
+    try:
+        with output_lock(Path(out)) if ctx.is_main else contextlib.nullcontext():
+            return _finetune_glue(
+                config,
+                tasks=tasks,
+                data_dir=data_dir,
+                model_path=model_path,
+                out=Path(out),
+                vocab=vocab,
+                allow_vocab_mismatch=allow_vocab_mismatch,
+                overwrite=overwrite,
+                log=log,
+                ctx=ctx,
+                device=device,
+            )
+    finally:
+        barrier(ctx)
+        destroy_process_group(ctx)
+
+
+def _finetune_glue(
+    config: FinetuneConfig,
+    *,
+    tasks: tuple[TaskSpec, ...],
+    data_dir: Path,
+    model_path: Path,
+    out: Path,
+    vocab: Path | None,
+    allow_vocab_mismatch: bool,
+    overwrite: bool,
+    log: Log | None,
+    ctx: DistContext,
+    device: torch.device,
+) -> FinetuneReport:
     import torch
 
     from albertctl.model import resolve_checkpoint
     from albertctl.model.checkpoint import read_checkpoint
-    from albertctl.train.runtime import resolve_device, resolve_precision
+    from albertctl.train.distributed import barrier
+    from albertctl.train.runtime import resolve_precision
     from albertctl.vocab import check_same_vocabulary, has_vocabulary, load_tokenizer
 
-    check_output_dir(Path(out), overwrite=overwrite)
-    device = resolve_device(config.device)
+    if ctx.is_main:
+        check_output_dir(Path(out), overwrite=overwrite)
     precision = resolve_precision(config.precision, device)
     checkpoint = resolve_checkpoint(Path(model_path))
     if vocab is None and not has_vocabulary(checkpoint):
@@ -459,28 +652,42 @@ def finetune_glue(
         "precision": precision,
         "tasks": {},
     }
-    with atomic_dir(Path(out), overwrite=overwrite) as tmp:
+    fingerprint = _run_fingerprint(config, checkpoint, tokenizer, prepared)
+    work = out.with_name(f".{out.name}.partial")
+    if ctx.is_main:
+        _work_dir(out, fingerprint)
+    barrier(ctx)
+    for task in prepared:
+        name = task.spec.name
+        seeds = [
+            _run_seed(
+                task,
+                seed,
+                checkpoint=checkpoint,
+                tokenizer=tokenizer,
+                config=config,
+                seed_dir=work / name / f"seed-{seed}",
+                device=device,
+                precision=precision,
+                log=log,
+                ctx=ctx,
+            )
+            for seed in config.seeds
+        ]
+        results["tasks"][name] = _task_results(task, seeds)
+    if not ctx.is_main:
+        return FinetuneReport(out=out, results=results)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
         hparams = {task.spec.name: asdict(task.hp) for task in prepared}
         write_json(
             tmp / "config.json", {"config": asdict(config), "model": str(checkpoint), "hparams": hparams}
         )
         for task in prepared:
-            name = task.spec.name
-            seeds = [
-                _run_seed(
-                    task,
-                    seed,
-                    checkpoint=checkpoint,
-                    tokenizer=tokenizer,
-                    config=config,
-                    seed_dir=tmp / name / f"seed-{seed}",
-                    device=device,
-                    precision=precision,
-                    log=log,
-                )
-                for seed in config.seeds
-            ]
-            results["tasks"][name] = _task_results(task, seeds)
+            for seed in config.seeds:
+                seed_dir = work / task.spec.name / f"seed-{seed}"
+                (seed_dir / SEED_DONE).unlink()
+                (tmp / task.spec.name).mkdir(exist_ok=True)
+                os.replace(seed_dir, tmp / task.spec.name / f"seed-{seed}")
         # The papers' GLUE average: per task the mean of its metrics, then the mean over the GLUE
         # tasks run (None when only other benchmarks' tasks ran).
         glue_tasks = [t for name, t in results["tasks"].items() if TASKS[name].benchmark == "GLUE"]
@@ -504,7 +711,8 @@ def finetune_glue(
             "torch": torch.__version__,
         }
         write_json(tmp / "manifest.json", manifest)
-    return FinetuneReport(out=Path(out), results=results)
+    shutil.rmtree(work, ignore_errors=True)
+    return FinetuneReport(out=out, results=results)
 
 
 def _task_results(task: _PreparedTask, seeds: list[SeedResult]) -> dict[str, Any]:
