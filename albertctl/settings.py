@@ -50,13 +50,16 @@ def setting(
     short: str | None = None,
     default_text: str | None = None,
     negatable: bool | None = None,
-    parse: Callable[[str], Any] | None = None,
+    parse: Callable[[Any], Any] | None = None,
+    cli_type: Any = str,
     cli: bool = True,
 ) -> Any:
     """A dataclass field with the metadata :func:`options` and :func:`check_ranges` read.
-    ``parse``: the flag takes one string that this turns into the field's value (``--seeds 1,2,3``)."""
+    ``parse``: the flag takes a ``cli_type`` value (one string by default, ``list[str]`` for a
+    repeatable flag) that this turns into the field's value (``--seeds 1,2,3``)."""
     metadata = {
         "parse": parse,
+        "cli_type": cli_type,
         "min": min,
         "max": max,
         "flag": flag,
@@ -173,7 +176,7 @@ def options(
         meta = field.metadata
         parsed, _ = _option_type(hints[field.name])
         if meta.get("parse") is not None:
-            parsed = str
+            parsed = meta.get("cli_type", str)
         default = (defaults or {}).get(field.name, _default(field))
         is_bool = parsed is bool
         long = flag_name(field)
@@ -198,7 +201,7 @@ def options(
             show_default=not spelled_out and default is not None,
         )
         if meta.get("parse") is not None:  # one string on the command line, parsed by values_for
-            annotation = Annotated[str | None, option]
+            annotation = Annotated[parsed | None, option]
             value = None
         elif given_only or default is _MISSING or default is None or isinstance(default, tuple):
             annotation: Any = Annotated[parsed | None, option]

@@ -29,6 +29,7 @@ from albertctl import __version__
 from albertctl.corpus import CorpusStats, ErrorPolicy, iter_segments, resolve_inputs, total_input_bytes
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import atomic_dir, locks_output, write_json
+from albertctl.settings import check_ranges, setting
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
 from albertctl.vocab.tokenizer import CLS, MASK, MODEL_FILE, PAD, SEP, UNK, VOCAB_FILE, SentencePieceTokenizer
 
@@ -39,40 +40,55 @@ NUM_SPECIAL = 5  # <pad> <unk> [CLS] [SEP] [MASK]
 ModelType = Literal["unigram", "bpe"]
 
 
+def parse_user_symbols(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--user-symbols`` values -> symbols: each value is split on whitespace (commas are kept,
+    since ``,`` is a valid symbol); ``None`` means the reference default; ``""`` means none."""
+    if values is None:
+        return None
+    return tuple(symbol for value in values for symbol in value.split())
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildVocabConfig:
     """Options of ``build-vocab``; the resolved config is written into ``manifest.json``."""
 
-    vocab_size: int = 30000
-    """Number of pieces, special and user symbols included (the released models: 30000)."""
+    vocab_size: int = setting(30000, min=2)
+    """Pieces in the vocabulary, special and user symbols included (the released models: 30000)."""
     model_type: ModelType = "unigram"
-    """SentencePiece algorithm: ``unigram`` (the released models) or ``bpe``."""
+    """SentencePiece algorithm: unigram (as released) or bpe."""
     lower: bool = True
-    """Lower-case before training and encoding (True for the released English models)."""
+    """Lower-case text (released English models do), before training and encoding."""
     keep_accents: bool = False
-    """Keep accents (False: NFKD and drop combining marks, as the reference)."""
+    """Keep accents instead of NFKD + dropping combining marks (the reference)."""
     map_quotes: bool = True
-    """Map ``\\`\\``` and ``''`` to ``"`` (transformers does; TF ALBERT does not)."""
+    """Map two backticks or two apostrophes to a double quote (transformers does, TF ALBERT not)."""
     character_coverage: float = 0.99995
-    """Share of characters the vocabulary covers (lower it to ~0.9995 for Chinese/Japanese)."""
-    input_sentence_size: int = 10_000_000
-    """Most segments kept for training (seeded reservoir sample); bounds memory."""
-    user_symbols: tuple[str, ...] = REFERENCE_USER_SYMBOLS
-    """Pieces that are always split out, given the ids after ``[MASK]``."""
+    """Share of characters covered; ~0.9995 for Chinese/Japanese."""
+    input_sentence_size: int = setting(10_000_000, min=1)
+    """Most lines sampled for training (seeded reservoir sample); bounds memory."""
+    user_symbols: tuple[str, ...] = setting(
+        REFERENCE_USER_SYMBOLS,
+        parse=parse_user_symbols,
+        cli_type=list[str],
+        default_text=" ".join(REFERENCE_USER_SYMBOLS),
+    )
+    """Symbols always split out, space-separated, repeatable ('' for none). They get the ids
+    after [MASK]."""
     seed: int = 12345
-    """Seed of the reservoir sample and of SentencePiece's trainer."""
-    threads: int = 1
+    """Random seed; the same seed gives the same output (the reservoir sample and the trainer)."""
+    threads: int = setting(1, min=1)
     """SentencePiece trainer threads."""
-    max_sentence_length: int = 4192
-    """Longest segment in bytes SentencePiece trains on (its default; longer ones are skipped by it)."""
+    max_sentence_length: int = setting(4192, min=1)
+    """Longest line in bytes SentencePiece trains on (it skips longer ones, as upstream does)."""
     text_field: str = "text"
     """JSON field holding the text of ``.jsonl`` inputs."""
     text_column: str = "text"
     """Column holding the text of ``.parquet`` inputs."""
     errors: ErrorPolicy = "strict"
-    """``strict``: stop at bytes that are not UTF-8; ``skip``: drop such lines and count them."""
+    """strict: stop at non-UTF-8 bytes; skip: drop such lines and count them."""
 
     def __post_init__(self) -> None:
+        check_ranges(self)
         if not isinstance(self.vocab_size, int) or self.vocab_size < NUM_SPECIAL + len(self.user_symbols) + 1:
             raise AlbertctlError(
                 f"vocab_size must be an integer > {NUM_SPECIAL + len(self.user_symbols)} "
@@ -82,12 +98,6 @@ class BuildVocabConfig:
             raise AlbertctlError(f"model_type must be 'unigram' or 'bpe', got {self.model_type!r}")
         if not 0.0 < self.character_coverage <= 1.0:
             raise AlbertctlError(f"character_coverage must be in (0, 1], got {self.character_coverage!r}")
-        if self.input_sentence_size < 1:
-            raise AlbertctlError(f"input_sentence_size must be >= 1, got {self.input_sentence_size!r}")
-        if self.threads < 1:
-            raise AlbertctlError(f"threads must be >= 1, got {self.threads!r}")
-        if self.max_sentence_length < 1:
-            raise AlbertctlError(f"max_sentence_length must be >= 1, got {self.max_sentence_length!r}")
         if self.errors not in ("strict", "skip"):
             raise AlbertctlError(f"errors must be 'strict' or 'skip', got {self.errors!r}")
         reserved = {PAD, UNK, CLS, SEP, MASK}
