@@ -169,7 +169,7 @@ def _load_seed_state(path: Path) -> dict[str, Any]:
         raise AlbertctlError(
             f"{path} is not a fine-tuning state albertctl wrote ({str(exc).splitlines()[0]}); nothing in "
             "it was run",
-            hint="delete it to restart that seed, or rerun with --overwrite",
+            hint="delete it: that seed then restarts from its first step",
         ) from None
 
 
