@@ -469,90 +469,43 @@ def build_stages(config: Mapping[str, Any], *, source_fingerprint: str = "") -> 
 # ----------------------------------------------------------------------------------------------
 # The results a user wants to see, read back from the stages' outputs.
 
-# Each task's headline dev metric, by the names the metric may carry in results.json.
-_TASK_METRIC = {
-    "cola": ("mcc", "matthews"),
-    "sst2": ("accuracy", "acc"),
-    "mrpc": ("f1",),
-    "stsb": ("pearson",),
-    "qqp": ("f1",),
-    "mnli": ("accuracy", "acc"),
-    "qnli": ("accuracy", "acc"),
-    "rte": ("accuracy", "acc"),
-    "wnli": ("accuracy", "acc"),
-}
-
-
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists by index)."""
-    if isinstance(obj, dict):
-        items = obj.items()
-    elif isinstance(obj, list):
-        items = ((str(i), v) for i, v in enumerate(obj))
-    else:
-        return {prefix: obj}
-    flat: dict[str, Any] = {}
-    for key, value in items:
-        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
-
-
-def find_number(
-    flat: Mapping[str, Any], *, all_of: Sequence[str], any_of: Sequence[str] = ("",)
-) -> float | None:
-    """The first numeric value whose lower-cased key contains every ``all_of`` and one ``any_of``."""
-    for key, value in flat.items():
-        low = key.lower()
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if all(s in low for s in all_of) and any(s in low for s in any_of):
-                return float(value)
-    return None
-
 
 def read_heldout_metrics(run_dir: Path) -> dict[str, float]:
-    """The last held-out MLM and SOP accuracy in ``RUN_DIR/metrics.jsonl`` ({} when none)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
+    """The last held-out MLM and SOP accuracy of a pretraining run ({} when it evaluated none):
+    the ``eval`` records of ``RUN_DIR/metrics.jsonl`` as :mod:`albertctl.train.metrics` writes them."""
+    from albertctl.train.metrics import read_metrics
+
+    evals = [r for r in read_metrics(Path(run_dir)) if r.get("split") == "eval"]
+    if not evals:
         return {}
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        try:
-            flat = flatten(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-        evals = {k: v for k, v in flat.items() if "eval" in k.lower() or flat.get("split") == "eval"}
-        mlm = find_number(evals, all_of=("mlm", "acc"))
-        sop = find_number(evals, all_of=("sop", "acc"))
-        if mlm is not None or sop is not None:
-            return {k: v for k, v in (("mlm_accuracy", mlm), ("sop_accuracy", sop)) if v is not None}
-    return {}
+    last = evals[-1]
+    return {"mlm_accuracy": float(last["mlm_acc"]), "sop_accuracy": float(last["sop_acc"])}
 
 
 def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
     """``(metric, best dev value)`` from ``FT_DIR/results.json`` (mean over seeds), or None if absent.
 
-    The layout is ``tasks.<task>.best.<metric>.mean`` with ``tasks.<task>.metrics`` naming the
-    metrics in order; the first one is the task's headline metric (CoLA: MCC, MRPC: F1).
+    The layout glue/finetune.py writes: ``tasks.<task>.best.<metric>.mean``, with
+    ``tasks.<task>.metrics`` naming the metrics in order; the first is the task's headline metric
+    (CoLA: MCC, MRPC: F1).
     """
-    path = Path(ft_dir) / "results.json"
+    from albertctl.glue.evaluate import RESULTS
+
+    path = Path(ft_dir) / RESULTS
     if not path.is_file():
         return None
-    results = read_json(path)
-    entry = results.get("tasks", {}).get(task, {})
-    names = entry.get("metrics") or list(entry.get("best", {}))
-    if names and isinstance(entry.get("best", {}).get(names[0]), dict):
-        return names[0], float(entry["best"][names[0]]["mean"])
-    flat = flatten(results)  # another layout: the first number named like the task's metric
-    for name in _TASK_METRIC.get(task, ("accuracy", "acc")):
-        value = find_number(flat, all_of=(name,), any_of=("best",))
-        value = find_number(flat, all_of=(name,)) if value is None else value
-        if value is not None:
-            return name, value
-    return None
+    entry = read_json(path).get("tasks", {}).get(task)
+    if not entry:
+        return None
+    name = entry["metrics"][0]
+    return name, float(entry["best"][name]["mean"])
 
 
 def read_seed_metrics(ft_dir: Path, task: str, metric: str) -> dict[int, float]:
     """``{seed: best dev value of metric}`` from ``FT_DIR/results.json`` ({} when absent)."""
-    path = Path(ft_dir) / "results.json"
+    from albertctl.glue.evaluate import RESULTS
+
+    path = Path(ft_dir) / RESULTS
     if not path.is_file():
         return {}
     seeds = read_json(path).get("tasks", {}).get(task, {}).get("seeds", [])

@@ -241,7 +241,7 @@ def test_the_chain_built_from_a_config(tmp_path: Path) -> None:
     assert stages["demo-data"].inputs == (tmp_path / "c.txt",) and stages["demo-data"].extra == {}
 
 
-def test_result_readers_tolerate_layouts(tmp_path: Path) -> None:
+def test_result_readers_read_what_the_stages_write(tmp_path: Path) -> None:
     (tmp_path / "pretrain").mkdir()
     lines = [
         {"step": 10, "loss": 3.0},
@@ -251,9 +251,8 @@ def test_result_readers_tolerate_layouts(tmp_path: Path) -> None:
     (tmp_path / "pretrain" / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     assert pl.read_heldout_metrics(tmp_path / "pretrain") == {"mlm_accuracy": 0.25, "sop_accuracy": 0.6}
     (tmp_path / "ft").mkdir()
-    (tmp_path / "ft" / "results.json").write_text(
-        json.dumps({"cola": {"best": {"mcc": 0.31}, "final": {"mcc": 0.2}}})
-    )
+    results = {"tasks": {"cola": {"metrics": ["mcc"], "best": {"mcc": {"mean": 0.31}}, "final": {}}}}
+    (tmp_path / "ft" / "results.json").write_text(json.dumps(results))  # glue/finetune.py's layout
     assert pl.read_finetune_metric(tmp_path / "ft", "cola") == ("mcc", 0.31)
     assert pl.read_finetune_metric(tmp_path / "missing", "cola") is None
 
