@@ -1,30 +1,44 @@
 """`albertctl pipeline CONFIG.toml`: the whole chain from one file, skipping what is up to date.
 
-A pipeline is a list of :class:`Stage` objects. Each stage is one ``albertctl`` command (argv)
-that writes one output directory. Before running a stage its fingerprint is computed:
+A pipeline is a list of :class:`Stage` objects. Each stage holds its resolved, typed settings
+(``config``: the stage's config dataclass and its job arguments -- inputs, output, vocabulary)
+and a ``run`` callable that calls the library entry point in this process (``build_demo_data``,
+``build_vocab``, ``build_pretraining_data``, ``pretrain``, ``finetune_glue``) and returns its
+report. Before running a stage its fingerprint is computed:
 
-    sha256(stage name, albertctl version, the argv (= the stage's resolved options),
-           the upstream stages' fingerprints, the content sha256 of every external input)
+    sha256(stage name, albertctl version, the resolved config as JSON (dataclasses.asdict, paths
+           as strings), the upstream stages' fingerprints, the content sha256 of every input)
 
 and compared with ``OUT/<stage>/pipeline-stage.json``, which is written into the stage's output
-once its command succeeded. Equal: the stage is skipped. Different, or no record: the command
-runs again with ``--overwrite`` (the stage command keeps the old output until the new one is
-complete). A missing output runs without ``--overwrite``. Because fingerprints chain, changing
-the vocabulary options reruns vocab, data, pretraining and fine-tuning, but not the corpus.
+once its run succeeded. Equal, and every file it lists still there at its size: the stage is
+skipped and its report is read back from the files its library code wrote (:func:`read_demo_report`,
+:func:`read_pretrain_report`, :func:`read_finetune_report`). Different, or no record: the stage
+runs again with ``overwrite=True`` (the library keeps the old output until the new one is
+complete). Because fingerprints chain, changing the vocabulary settings reruns vocab, data,
+pretraining and fine-tuning, but not the corpus.
 
 The TOML file (see ``configs/demo.toml``) has a ``[run]`` table (``out``), an ``[inputs]`` table
-(``corpus``, ``glue_dir``, ``tasks``, ``baseline``) and one table of command-line flags per stage
-(``demo_data``, ``vocab``, ``data``, ``eval_data``, ``pretrain``, ``finetune``), written as the flag
-names without ``--``: ``vocab-size = 8000``, ``lower = true`` (``--lower``), ``lower = false``
-(``--no-lower``), a list repeats the flag. This module reads and writes only files; running a
-command is the caller's ``run_argv`` callable (the CLI passes ``albertctl.cli.main``).
+(``corpus``, ``glue_dir``, ``tasks``, ``baseline``) and one table per stage (``demo_data``,
+``vocab``, ``data``, ``eval_data``, ``pretrain``, ``finetune``) whose keys are the stage command's
+flag names without ``--`` (``vocab-size = 8000``, ``lower = false``): each key is mapped to its
+config field through :func:`albertctl.settings.flag_name` and converted to the field's type when
+the stages are built, so an unknown key, a wrong type or an out-of-range value is one error naming
+the table and key before the first stage runs. This module renders nothing: progress goes to the
+caller's :class:`Hooks`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import json
 import math
+import re
+import sys
 import time
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,21 +54,21 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 MARKER = "pipeline-stage.json"
-LATEST_CHECKPOINT = "@latest-checkpoint:"
-"""argv prefix resolved at run time to the newest ``checkpoints/step-*`` under the path that follows."""
 
-# The flags each stage's command gets from the pipeline itself; a TOML table may not set them.
+# The keys each stage gets from the pipeline itself; a TOML table may not set them.
 _RESERVED: dict[str, frozenset[str]] = {
     "demo_data": frozenset({"corpus", "overwrite"}),
-    "vocab": frozenset({"out", "overwrite"}),
-    "data": frozenset({"vocab", "out", "overwrite"}),
-    "eval_data": frozenset({"vocab", "out", "overwrite"}),
+    "vocab": frozenset({"inputs", "out", "overwrite"}),
+    "data": frozenset({"inputs", "vocab", "out", "overwrite"}),
+    "eval_data": frozenset({"inputs", "vocab", "out", "overwrite"}),
     "pretrain": frozenset({"data", "eval-data", "out", "overwrite", "resume"}),
     "finetune": frozenset({"task", "data-dir", "model", "out", "overwrite", "random-init"}),
 }
 _TABLES = frozenset({"run", "inputs"}) | frozenset(_RESERVED)
 _INPUT_KEYS = frozenset({"corpus", "glue_dir", "tasks", "baseline"})
 _RUN_KEYS = frozenset({"out"})
+_PIPELINE_SETS = frozenset({"data", "eval_data", "out", "overwrite", "resume"})
+_FIX = "fix that key in the pipeline config (or its --set); no stage has run"
 
 
 def _is_str_or_strs(value: Any) -> bool:
@@ -71,16 +85,31 @@ _OWN_KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """Where a running stage reports progress (the CLI draws it); each is optional."""
+
+    on_event: Callable[[Any], None] | None = None
+    """Pretraining's :class:`~albertctl.train.pretrain.TrainEvent` stream."""
+    log: Callable[[str], None] | None = None
+    """One line of progress text from the other stages (reading, training, a dev evaluation)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Stage:
-    """One command of the chain and what its output depends on."""
+    """One step of the chain: its resolved settings, how to run it, and what its output depends on."""
 
     name: str
     """Short stage name, unique in the pipeline (``vocab``, ``finetune-cola``)."""
-    argv: tuple[str, ...]
-    """The ``albertctl`` command and flags, without ``--overwrite``."""
     out: Path
-    """The directory the command writes; the fingerprint record goes inside it."""
+    """The directory the stage writes; the fingerprint record goes inside it."""
+    config: Mapping[str, Any]
+    """The resolved settings: ``config`` (the stage's config dataclass) and the job arguments
+    (inputs, output, vocabulary, ...). All of it is part of the fingerprint."""
+    run: Callable[[bool, Hooks], Any]
+    """``run(overwrite, hooks)``: call the library entry point in-process; return its report."""
+    read: Callable[[], Any] | None = None
+    """The report of an up-to-date output, read back from its files (None: not needed)."""
     deps: tuple[str, ...] = ()
     """Upstream stage names; their fingerprints are part of this one."""
     inputs: tuple[Path, ...] = ()
@@ -97,6 +126,8 @@ class StageResult:
     action: str
     fingerprint: str
     seconds: float
+    report: Any = None
+    """The stage's report: returned by its run, or read back when skipped (None in a dry run)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,8 +145,21 @@ def fingerprint_path(path: Path) -> str:
     raise AlbertctlError(f"pipeline input {path} does not exist", hint="check the path in the [inputs] table")
 
 
+def as_json(value: Any) -> Any:
+    """A resolved config as JSON: dataclasses via ``asdict``, paths as strings, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return as_json(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
 def stage_fingerprint(stage: Stage, upstream: Mapping[str, str], cache: dict[Path, str] | None = None) -> str:
-    """sha256 over the stage's options (argv), its upstream fingerprints and its inputs' content.
+    """sha256 over the stage's resolved config, its upstream fingerprints and its inputs' content.
 
     ``cache`` maps input paths to their content fingerprints, so an input shared by several
     stages (a GLUE directory used by the fine-tuning and baseline stages) is hashed once per run.
@@ -128,7 +172,7 @@ def stage_fingerprint(stage: Stage, upstream: Mapping[str, str], cache: dict[Pat
         {
             "stage": stage.name,
             "albertctl": __version__,
-            "argv": list(stage.argv),
+            "config": as_json(stage.config),
             "upstream": {name: upstream[name] for name in stage.deps},
             "inputs": {str(p): cache[p] for p in stage.inputs},
             "extra": dict(stage.extra),
@@ -192,27 +236,22 @@ def latest_checkpoint(run_dir: Path) -> Path:
     return steps[-1][1]
 
 
-def resolve_argv(argv: Sequence[str]) -> list[str]:
-    """Replace run-time placeholders (``@latest-checkpoint:DIR``) with real paths."""
-    return [
-        str(latest_checkpoint(Path(a[len(LATEST_CHECKPOINT) :]))) if a.startswith(LATEST_CHECKPOINT) else a
-        for a in argv
-    ]
-
-
 def run_stages(
     stages: Sequence[Stage],
-    run_argv: Callable[[list[str]], None],
     *,
     force: Sequence[str] = (),
     dry_run: bool = False,
+    hooks: Hooks | None = None,
     on_stage: Callable[[Stage, str], None] | None = None,
+    on_done: Callable[[Stage, Any], None] | None = None,
 ) -> list[StageResult]:
     """Run each stage in order unless its output is up to date; return what happened to each.
 
-    ``run_argv`` runs one command and raises on failure. A stage named in ``force`` reruns even
-    when up to date. With ``dry_run`` only the decisions are returned. ``on_stage(stage, action)``
-    is called before each stage (for progress display).
+    A stage named in ``force`` reruns even when up to date. With ``dry_run`` only the decisions
+    are returned. ``on_stage(stage, action)`` is called before each stage and ``on_done(stage,
+    report)`` after each one that ran (for progress display); ``hooks`` go to the running stage.
+    A stage's failure is re-raised naming the stage; it leaves no record, so the next run
+    resumes there.
     """
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
@@ -222,6 +261,7 @@ def run_stages(
         raise AlbertctlError(
             f"--force {', '.join(unknown)}: no such stage", hint=f"stages: {', '.join(names)}"
         )
+    hooks = hooks or Hooks()
     fingerprints: dict[str, str] = {}
     input_cache: dict[Path, str] = {}
     results = []
@@ -235,26 +275,41 @@ def run_stages(
         if on_stage is not None:
             on_stage(stage, action)
         started = time.perf_counter()
-        if action != "skip" and not dry_run:
-            argv = resolve_argv(stage.argv) + (["--overwrite"] if action == "rerun" else [])
-            run_argv(argv)
+        report = None
+        if dry_run:
+            pass
+        elif action == "skip":
+            report = stage.read() if stage.read is not None else None
+        else:
+            overwrite = action == "rerun"
+            try:
+                report = stage.run(overwrite, hooks)
+            except AlbertctlError as exc:
+                then = "fix it and rerun the same pipeline command: finished stages are skipped"
+                raise AlbertctlError(
+                    f"stage {stage.name} failed: {exc.message}",
+                    hint=f"{exc.hint}; {then}" if exc.hint else then,
+                ) from exc
             if not Path(stage.out).is_dir():
                 raise AlbertctlError(f"stage {stage.name} finished but wrote no {stage.out}")
-            seconds = time.perf_counter() - started
             record = {
                 "stage": stage.name,
                 "fingerprint": fingerprint,
-                "argv": argv,
-                "seconds": round(seconds, 2),
+                "config": as_json(stage.config),
+                "overwrite": overwrite,
+                "seconds": round(time.perf_counter() - started, 2),
                 "files": output_files(Path(stage.out)),
             }
             write_json(Path(stage.out) / MARKER, record)
-        results.append(StageResult(stage.name, action, fingerprint, round(time.perf_counter() - started, 2)))
+            if on_done is not None:
+                on_done(stage, report)
+        seconds = round(time.perf_counter() - started, 2)
+        results.append(StageResult(stage.name, action, fingerprint, seconds, report))
     return results
 
 
 # ----------------------------------------------------------------------------------------------
-# The TOML file -> the chain's stages.
+# The TOML file -> typed configs -> the chain's stages.
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -289,23 +344,97 @@ def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[st
     return merged
 
 
-def flags_from_table(table: Mapping[str, Any]) -> list[str]:
-    """TOML -> flags: ``k = v`` -> ``--k v``; true/false -> ``--k``/``--no-k``; a list repeats ``--k``."""
-    argv: list[str] = []
-    for key, value in table.items():
-        flag = f"--{key}"
-        if isinstance(value, bool):
-            argv.append(flag if value else f"--no-{key}")
-        elif isinstance(value, list):
-            for item in value:
-                argv += [flag, str(item)]
-        else:
-            argv += [flag, str(value)]
-    return argv
+@dataclass(frozen=True)
+class _Key:
+    """What one TOML key of a stage table sets: a config field, or a job argument (``job``)."""
+
+    name: str
+    """The field (or job argument) name."""
+    type: Any
+    """Its annotation: the TOML value is converted to it."""
+    parse: Callable[[Any], Any] | None = None
+    """Turns the flag's value into the field's (``seeds = "1,2,3"``); it takes a string, or a
+    list of them when ``many`` (``user-symbols = "( ) ."``)."""
+    many: bool = False
+    job: bool = False
+    """A job argument of the stage (``workers``, ``recipe``), not a config field."""
+    minimum: float | None = None
+    """The least value a job argument takes (config fields check their own ranges)."""
 
 
-def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str]] | None = None) -> None:
-    """Unknown tables, input keys, reserved flags and (when ``known_flags`` is given) unknown flags."""
+def _hints(cls: type) -> dict[str, Any]:
+    module = sys.modules.get(cls.__module__)
+    return typing.get_type_hints(cls, globalns=vars(module) if module else None)
+
+
+def _field_keys(cls: type, table: str, only: Sequence[str] | None = None) -> dict[str, _Key]:
+    """TOML key (the field's flag name without ``--``) -> field, for the fields a table may set."""
+    from albertctl.settings import cli_fields, flag_name
+
+    hints = _hints(cls)
+    keys = {}
+    for f in cli_fields(cls):
+        key = flag_name(f)[2:]
+        if key in _RESERVED[table] or (only is not None and f.name not in only):
+            continue
+        many = typing.get_origin(f.metadata.get("cli_type", str)) is list
+        keys[key] = _Key(f.name, hints[f.name], f.metadata.get("parse"), many=many)
+    return keys
+
+
+def _split_commas(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@functools.cache
+def table_keys() -> dict[str, dict[str, _Key]]:
+    """Per stage table, every key it accepts and what it sets (flag names of the stage command)."""
+    from albertctl.data.config import MakeDataConfig
+    from albertctl.demo import DemoDataConfig
+    from albertctl.glue.config import FinetuneConfig
+    from albertctl.train.pretrain import PretrainConfig
+    from albertctl.vocab.build import BuildVocabConfig
+
+    vocab = _field_keys(BuildVocabConfig, "vocab")
+    data = {**_field_keys(MakeDataConfig, "data"), "workers": _Key("workers", int, job=True, minimum=1)}
+    # demo-data's flags: --max-mb is max_bytes in MB, --packages a comma list.
+    demo = {
+        **_field_keys(
+            DemoDataConfig,
+            "demo_data",
+            only=("heldout_percent", "max_train_examples", "max_dev_examples", "corruption", "seed"),
+        ),
+        "max-mb": _Key("max_bytes", float, minimum=0.01),
+        "packages": _Key("packages", tuple[str, ...], parse=_split_commas),
+    }
+    pretrain = {
+        **_field_keys(PretrainConfig, "pretrain"),
+        "recipe": _Key("recipe", str, job=True),
+        "config": _Key("config", Path, job=True),
+    }
+    finetune = {
+        **_field_keys(FinetuneConfig, "finetune"),
+        "vocab": _Key("vocab", Path, job=True),
+        "allow-vocab-mismatch": _Key("allow_vocab_mismatch", bool, job=True),
+    }
+    return {
+        "demo_data": demo,
+        "vocab": vocab,
+        "data": data,
+        "eval_data": data,
+        "pretrain": pretrain,
+        "finetune": finetune,
+    }
+
+
+def _accepts(known: set[str] | Mapping[str, Any], key: str) -> bool:
+    """A table key is known, or is ``no-KEY`` of a known key (``no-lower = true``)."""
+    return key in known or (key.startswith("no-") and key[3:] in known) or f"no-{key}" in known
+
+
+def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, Any] | None = None) -> None:
+    """Unknown tables, input keys, reserved keys and unknown stage keys (those of ``known_flags``
+    when given, else :func:`table_keys`). Values are checked by :func:`build_stages`."""
     for table, body in config.items():
         if table not in _TABLES:
             raise AlbertctlError(
@@ -319,7 +448,7 @@ def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str
     unknown = set(config.get("run", {})) - _RUN_KEYS
     if unknown:
         raise AlbertctlError(f"unknown [run] keys {sorted(unknown)}", hint=f"known: {sorted(_RUN_KEYS)}")
-    # Types of the keys the pipeline reads itself (a stage's flags are checked by its command).
+    # Types of the keys the pipeline reads itself.
     for key, (check, expected) in _OWN_KEY_TYPES.items():
         table, name = key.split(".")
         body = config.get(table, {})
@@ -327,17 +456,15 @@ def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str
             raise AlbertctlError(
                 f"{key} must be {expected}, got {body[name]!r}", hint=f"fix {key} in the pipeline config"
             )
-    # Values whose meaning only the stage's command knows, checked here so no stage runs first.
     tasks = config.get("inputs", {}).get("tasks")
     if tasks is not None:
-        from albertctl.glue.tasks import parse_tasks
-
-        parse_tasks(",".join([tasks] if isinstance(tasks, str) else tasks))
+        _task_names(tasks)
     model = config.get("pretrain", {}).get("model")
     if model is not None:
         from albertctl.model.config import get_config
 
         get_config(str(model))
+    known_keys = table_keys() if known_flags is None else known_flags
     for table, reserved in _RESERVED.items():
         body = config.get(table, {})
         clash = sorted(set(body) & reserved)
@@ -345,15 +472,119 @@ def validate_config(config: Mapping[str, Any], known_flags: Mapping[str, set[str
             raise AlbertctlError(
                 f"[{table}] sets {clash}, which the pipeline sets itself", hint="remove those keys"
             )
-        if known_flags is not None and table in known_flags:
-            bad = sorted(
-                k for k in body if k not in known_flags[table] and f"no-{k}" not in known_flags[table]
-            )
-            if bad:
-                raise AlbertctlError(
-                    f"[{table}] has unknown flags {bad}",
-                    hint=f"that command accepts: {', '.join(sorted(known_flags[table] - reserved))}",
+        if table not in known_keys:
+            continue
+        known = known_keys[table]
+        for key in body:
+            if not _accepts(known, key):
+                close = difflib.get_close_matches(key, list(known), n=1)
+                hint = (
+                    f"the closest key is {close[0]}"
+                    if close
+                    else f"[{table}] keys: {', '.join(sorted(known))}"
                 )
+                raise AlbertctlError(f"[{table}] {key}: unknown key", hint=f"{hint}; no stage has run")
+
+
+def _task_names(tasks: Any) -> list[str]:
+    """``inputs.tasks`` -> task names (``all`` expanded, aliases resolved, repeats dropped)."""
+    from albertctl.glue.tasks import parse_tasks
+
+    specs = parse_tasks(",".join([tasks] if isinstance(tasks, str) else tasks))
+    return list(dict.fromkeys(spec.name for spec in specs))
+
+
+def _bad(where: str, expected: str, value: Any) -> AlbertctlError:
+    return AlbertctlError(f"{where}: must be {expected}, got {value!r}", hint=_FIX)
+
+
+def _convert(where: str, value: Any, tp: Any, key: _Key | None = None) -> Any:
+    """A TOML value as the field type ``tp`` wants it, or one error naming ``where`` (``[t] key``)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # X | None: TOML has no None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = inner[0] if len(inner) == 1 else Any
+    if key is not None and key.parse is not None and (isinstance(value, str) or key.many):
+        # What the flag's own parser takes: one string, or (a repeatable flag) a list of them.
+        if key.many:
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _bad(where, "a string or a list of strings", value)
+        try:
+            return key.parse(value)
+        except AlbertctlError as exc:
+            raise AlbertctlError(f"{where}: {exc.message}", hint=_FIX) from None
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        return tuple(_convert(where, v, item) for v in (value if isinstance(value, list) else [value]))
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise _bad(where, "one of " + ", ".join(map(str, choices)), value)
+        return value
+    if tp is bool and not isinstance(value, bool):
+        raise _bad(where, "true or false", value)
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _bad(where, "an integer", value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _bad(where, "a number", value)
+        return float(value)
+    if tp is str and not isinstance(value, str):
+        raise _bad(where, "a string", value)
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            raise _bad(where, "a path", value)
+        return Path(value)
+    return value
+
+
+def _table_values(
+    table: str, body: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(config field values, job arguments, field -> its key) of one stage table, converted."""
+    keys = table_keys()[table]
+    fields: dict[str, Any] = {}
+    job: dict[str, Any] = {}
+    key_of: dict[str, str] = {}
+    for key, value in body.items():
+        negated = key not in keys and key.startswith("no-")
+        spec = keys[key[3:] if negated else key]
+        where = f"[{table}] {key}"
+        converted = _convert(where, value, spec.type, spec)
+        if spec.minimum is not None and not converted >= spec.minimum:
+            raise _bad(where, f">= {spec.minimum:g}", value)
+        if negated:
+            if spec.type is not bool:
+                raise AlbertctlError(
+                    f"[{table}] {key}: unknown key", hint=f"{key[3:]} is not true/false; {_FIX}"
+                )
+            converted = not converted
+        (job if spec.job else fields)[spec.name] = converted
+        key_of[spec.name] = key
+    return fields, job, key_of
+
+
+_FIELD_MESSAGE = re.compile(r"(\w+):? (must .*)", re.S)
+
+
+def _config_error(table: str, exc: AlbertctlError, key_of: Mapping[str, str]) -> AlbertctlError:
+    """A config's own check (``max_steps must be >= 1, got 0``) as ``[pretrain] max-steps: must ...``."""
+    match = _FIELD_MESSAGE.fullmatch(exc.message)
+    if match and match.group(1) in key_of:
+        message = f"[{table}] {key_of[match.group(1)]}: {match.group(2)}"
+    elif match:
+        message = f"[{table}] {match.group(1).replace('_', '-')}: {match.group(2)}"
+    else:
+        message = f"[{table}] {exc.message}"
+    return AlbertctlError(message, hint=f"{exc.hint}; {_FIX}" if exc.hint else _FIX)
+
+
+def _make(table: str, cls: Callable[..., Any], values: Mapping[str, Any], key_of: Mapping[str, str]) -> Any:
+    try:
+        return cls(**values)
+    except AlbertctlError as exc:
+        raise _config_error(table, exc, key_of) from None
 
 
 def _as_paths(value: Any) -> list[Path]:
@@ -362,157 +593,324 @@ def _as_paths(value: Any) -> list[Path]:
     return [Path(v) for v in (value if isinstance(value, list) else [value])]
 
 
-def build_stages(config: Mapping[str, Any], *, source_fingerprint: str = "") -> list[Stage]:
-    """The chain's stages for a validated config (paths relative to the working directory).
+def build_stages(config: Mapping[str, Any], *, source_fingerprint: str | None = None) -> list[Stage]:
+    """The chain's stages for a config (paths relative to the working directory), every stage's
+    settings resolved and checked: a bad key or value fails here, before any stage runs.
 
     demo-data -> vocab -> data + eval-data -> pretrain -> finetune-TASK (+ baseline-TASK, the
     same fine-tuning from a randomly initialised model of the same architecture).
+    ``source_fingerprint`` stands for the embedded corpus's sources (default: computed from
+    ``[demo_data] packages``).
     """
+    from albertctl.data.config import MakeDataConfig
+    from albertctl.demo import DemoDataConfig
+    from albertctl.demo import source_fingerprint as embedded_fingerprint
+    from albertctl.glue.config import FinetuneConfig
+    from albertctl.train.pretrain import read_toml_config, resolve_pretrain_config
+    from albertctl.vocab.build import BuildVocabConfig
+
+    validate_config(config)
     out = Path(config.get("run", {}).get("out", "pipeline-out"))
     inputs = config.get("inputs", {})
     corpus = _as_paths(inputs.get("corpus"))
     glue = _as_paths(inputs.get("glue_dir"))
-    tasks = inputs.get("tasks", ["cola"])
-    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-
-    def table(name: str) -> list[str]:
-        return flags_from_table(config.get(name, {}))
-
+    tasks = _task_names(inputs.get("tasks", ["cola"]))
     corpus_dir = out / "demo-data"
+
+    fields, _, key_of = _table_values("demo_data", config.get("demo_data", {}))
+    if "max_bytes" in fields:  # --max-mb: MB of text
+        if not math.isfinite(fields["max_bytes"]):
+            raise _bad("[demo_data] max-mb", "a finite number", fields["max_bytes"])
+        fields["max_bytes"] = int(fields["max_bytes"] * 1e6)
+    demo_config = _make("demo_data", DemoDataConfig, fields, key_of)
     stages = [
         Stage(
             name="demo-data",
-            argv=(
-                "demo-data",
-                str(corpus_dir),
-                *[a for p in corpus for a in ("--corpus", str(p))],
-                *table("demo_data"),
-            ),
             out=corpus_dir,
+            config={"config": demo_config, "corpus": corpus, "out": corpus_dir},
+            run=functools.partial(_run_demo_data, demo_config, corpus, corpus_dir),
+            read=functools.partial(read_demo_report, corpus_dir),
             inputs=tuple(corpus),
-            extra={} if corpus else {"source": source_fingerprint},
-        ),
+            # The embedded corpus's source fingerprint is set below, once every config is checked.
+        )
+    ]
+
+    fields, _, key_of = _table_values("vocab", config.get("vocab", {}))
+    vocab_config = _make("vocab", BuildVocabConfig, fields, key_of)
+    train_txt = corpus_dir / "train.txt"
+    stages.append(
         Stage(
             name="vocab",
-            argv=("build-vocab", str(corpus_dir / "train.txt"), "--out", str(out / "vocab"), *table("vocab")),
             out=out / "vocab",
+            config={"config": vocab_config, "inputs": [train_txt], "out": out / "vocab"},
+            run=functools.partial(_run_vocab, vocab_config, train_txt, out / "vocab"),
             deps=("demo-data",),
-        ),
-    ]
-    for name, text, flags in (
-        ("data", "train.txt", table("data")),
-        # [eval_data] overrides [data] key by key, so each flag appears once in the command.
+        )
+    )
+
+    # [eval_data] overrides [data] key by key.
+    data_fields, data_job, data_keys = _table_values("data", config.get("data", {}))
+    eval_fields, eval_job, eval_keys = _table_values("eval_data", config.get("eval_data", {}))
+    for name, text, table, values, job, key_of in (
+        ("data", "train.txt", "data", data_fields, data_job, data_keys),
         (
             "eval-data",
             "heldout.txt",
-            flags_from_table({**config.get("data", {}), **config.get("eval_data", {})}),
+            "eval_data",
+            {**data_fields, **eval_fields},
+            {**data_job, **eval_job},
+            {**data_keys, **eval_keys},
         ),
     ):
+        data_config = _make(table, MakeDataConfig, values, key_of)
         stages.append(
             Stage(
                 name=name,
-                argv=(
-                    "make-data",
-                    str(corpus_dir / text),
-                    "--vocab",
-                    str(out / "vocab"),
-                    "--out",
-                    str(out / name),
-                    *flags,
-                ),
                 out=out / name,
+                config={
+                    "config": data_config,
+                    "inputs": [corpus_dir / text],
+                    "vocab": out / "vocab",
+                    "out": out / name,
+                },
+                # workers only changes the speed, not the bytes: not part of the fingerprint.
+                run=functools.partial(
+                    _run_make_data,
+                    data_config,
+                    corpus_dir / text,
+                    out / "vocab",
+                    out / name,
+                    int(job.get("workers", 1)),
+                ),
                 deps=("demo-data", "vocab"),
             )
         )
+
+    fields, job, key_of = _table_values("pretrain", config.get("pretrain", {}))
+    # A pretrain --config TOML: its values under the table's (the run's own paths stay the pipeline's).
+    file_values = read_toml_config(job["config"]) if "config" in job else {}
+    file_values = {k: v for k, v in file_values.items() if k not in _PIPELINE_SETS}
+    flags = {
+        **fields,
+        "data": (out / "data",),
+        "eval_data": (out / "eval-data",),
+        "out": out / "pretrain",
+        "recipe": job.get("recipe"),
+    }
+    try:
+        pretrain_config = resolve_pretrain_config(flags, file_values)
+    except AlbertctlError as exc:
+        raise _config_error("pretrain", exc, key_of) from None
+    model_file = Path(pretrain_config.model)
     stages.append(
         Stage(
             name="pretrain",
-            argv=(
-                "pretrain",
-                "--data",
-                str(out / "data"),
-                "--eval-data",
-                str(out / "eval-data"),
-                "--out",
-                str(out / "pretrain"),
-                *table("pretrain"),
-            ),
             out=out / "pretrain",
+            config={"config": pretrain_config},
+            run=functools.partial(_run_pretrain, pretrain_config),
+            read=functools.partial(read_pretrain_report, out / "pretrain"),
             deps=("data", "eval-data"),
+            # A model config .json is read when pretraining starts: its content counts.
+            inputs=(model_file,) if model_file.suffix == ".json" else (),
         )
     )
+
+    fields, job, key_of = _table_values("finetune", config.get("finetune", {}))
+    finetune_config = _make("finetune", FinetuneConfig, fields, key_of)
     glue_dir = glue[0] if glue else corpus_dir / "glue"
     glue_deps: tuple[str, ...] = () if glue else ("demo-data",)
-    model = LATEST_CHECKPOINT + str(out / "pretrain")
     for task in tasks:
         # The baseline fine-tunes the same architecture and tokenizer from fresh weights
-        # (--random-init), with the same recipe: the gap between the two is what pretraining bought.
-        runs = [("finetune", ())]
+        # (random_init), with the same recipe: the gap between the two is what pretraining bought.
+        runs = [("finetune", finetune_config)]
         if inputs.get("baseline", True):
-            runs.append(("baseline", ("--random-init",)))
-        for kind, extra_flags in runs:
+            runs.append(("baseline", dataclasses.replace(finetune_config, random_init=True)))
+        for kind, ft_config in runs:
+            ft_out = out / f"{kind}-{task}"
+            job_args = {
+                "task": task,
+                "data_dir": glue_dir,
+                # The model is the newest complete checkpoint of this run dir, found when the
+                # stage runs; the pretrain stage's fingerprint stands for it.
+                "model": out / "pretrain",
+                "vocab": job.get("vocab"),
+                "allow_vocab_mismatch": job.get("allow_vocab_mismatch", False),
+                "out": ft_out,
+            }
             stages.append(
                 Stage(
                     name=f"{kind}-{task}",
-                    argv=(
-                        "finetune", "glue", "--task", task, "--data-dir", str(glue_dir), "--model", model,
-                        "--out", str(out / f"{kind}-{task}"), *extra_flags, *table("finetune"),
-                    ),
-                    out=out / f"{kind}-{task}",
+                    out=ft_out,
+                    config={"config": ft_config, **job_args},
+                    run=functools.partial(_run_finetune, ft_config, job_args),
+                    read=functools.partial(read_finetune_report, ft_out),
                     deps=(*glue_deps, "pretrain"),
                     inputs=tuple(glue),
                 )
-            )  # fmt: skip
+            )
+    if not corpus:  # the embedded corpus: what it is harvested from (a stat of each source file)
+        if source_fingerprint is None:
+            source_fingerprint = embedded_fingerprint(demo_config.packages)
+        stages[0] = dataclasses.replace(stages[0], extra={"source": source_fingerprint})
     return stages
 
 
 # ----------------------------------------------------------------------------------------------
-# The results a user wants to see, read back from the stages' outputs.
+# Each stage's run: the library entry point, in this process.
 
 
-def read_heldout_metrics(run_dir: Path) -> dict[str, float]:
-    """The last held-out MLM and SOP accuracy of a pretraining run ({} when it evaluated none):
-    the ``eval`` records of ``RUN_DIR/metrics.jsonl`` as :mod:`albertctl.train.metrics` writes them."""
+def _run_demo_data(config: Any, corpus: list[Path], out: Path, overwrite: bool, hooks: Hooks) -> Any:
+    from albertctl.demo import build_demo_data
+
+    if hooks.log is not None:
+        hooks.log("reading the corpus" if corpus else "harvesting the embedded corpus")
+    return build_demo_data(out, config, corpus=corpus, overwrite=overwrite)
+
+
+def _run_vocab(config: Any, text: Path, out: Path, overwrite: bool, hooks: Hooks) -> Any:
+    from albertctl.vocab import build_vocab
+
+    log = hooks.log
+    return build_vocab(
+        [text],
+        out,
+        config,
+        overwrite=overwrite,
+        on_progress=None if log is None else (lambda stats: log(f"reading: {stats.lines:,} lines")),
+        on_train_start=None if log is None else (lambda: log("training SentencePiece")),
+    )
+
+
+def _run_make_data(
+    config: Any, text: Path, vocab: Path, out: Path, workers: int, overwrite: bool, hooks: Hooks
+) -> Any:
+    from albertctl.data.build import build_pretraining_data
+
+    log = hooks.log
+    return build_pretraining_data(
+        [text],
+        vocab,
+        out,
+        config,
+        workers=workers,
+        overwrite=overwrite,
+        on_group=None if log is None else (lambda done: log(f"building: {done} groups done")),
+    )
+
+
+def _run_pretrain(config: Any, overwrite: bool, hooks: Hooks) -> Any:
+    from albertctl.train.pretrain import pretrain
+
+    report = pretrain(dataclasses.replace(config, overwrite=overwrite), on_event=hooks.on_event)
+    if report.stopped_early:
+        raise AlbertctlError(
+            f"pretraining was stopped at step {report.final_step} of {config.max_steps}",
+            hint="rerun the pipeline to pretrain again",
+        )
+    return report
+
+
+def _run_finetune(config: Any, job: Mapping[str, Any], overwrite: bool, hooks: Hooks) -> Any:
+    from albertctl.glue.finetune import finetune_glue
+    from albertctl.glue.tasks import get_task
+    from albertctl.model import resolve_checkpoint
+
+    return finetune_glue(
+        config,
+        tasks=(get_task(job["task"]),),
+        data_dir=Path(job["data_dir"]),
+        model_path=resolve_checkpoint(Path(job["model"])),  # the project's newest-checkpoint rule
+        out=Path(job["out"]),
+        vocab=job["vocab"],
+        allow_vocab_mismatch=job["allow_vocab_mismatch"],
+        overwrite=overwrite,
+        log=hooks.log,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# An up-to-date stage's report, read back from the files its library code wrote.
+
+
+def read_demo_report(out: Path) -> Any:
+    """The :class:`~albertctl.demo.DemoDataReport` of a demo-data output (its ``manifest.json``)."""
+    from albertctl.demo import DemoDataReport
+
+    path = Path(out) / "manifest.json"
+    try:
+        return DemoDataReport(**read_json(path))
+    except TypeError as exc:
+        raise AlbertctlError(
+            f"{path} is not a demo-data manifest ({exc})", hint="rerun with --force demo-data"
+        ) from None
+
+
+def read_pretrain_report(run_dir: Path) -> Any:
+    """The :class:`~albertctl.train.pretrain.PretrainReport` of a finished run: its newest complete
+    checkpoint, the last ``train`` and ``eval`` records of ``metrics.jsonl`` and the precision and
+    device resolved in ``pretrain_config.json``."""
+    from albertctl.model.checkpoint import complete_checkpoints
     from albertctl.train.metrics import read_metrics
+    from albertctl.train.pretrain import PretrainReport
 
-    evals = [r for r in read_metrics(Path(run_dir)) if r.get("split") == "eval"]
-    if not evals:
+    run_dir = Path(run_dir)
+    resolved = read_json(run_dir / "pretrain_config.json")
+    records = read_metrics(run_dir)
+
+    def last(split: str) -> dict[str, Any]:
+        for record in reversed(records):
+            if record.get("split") == split:
+                return {k: v for k, v in record.items() if k not in ("step", "split")}
         return {}
-    last = evals[-1]
-    return {"mlm_accuracy": float(last["mlm_acc"]), "sop_accuracy": float(last["sop_acc"])}
+
+    checkpoints = complete_checkpoints(run_dir)
+    return PretrainReport(
+        run_dir=run_dir,
+        final_step=checkpoints[-1][0] if checkpoints else max((int(r["step"]) for r in records), default=0),
+        stopped_early=False,
+        last_checkpoint=checkpoints[-1][1] if checkpoints else None,
+        train=last("train"),
+        eval=last("eval"),
+        precision=str(resolved.get("resolved_precision", resolved.get("precision"))),
+        device=str(resolved.get("resolved_device", resolved.get("device"))),
+    )
 
 
-def read_finetune_metric(ft_dir: Path, task: str) -> tuple[str, float] | None:
-    """``(metric, best dev value)`` from ``FT_DIR/results.json`` (mean over seeds), or None if absent.
-
-    The layout glue/finetune.py writes: ``tasks.<task>.best.<metric>.mean``, with
-    ``tasks.<task>.metrics`` naming the metrics in order; the first is the task's headline metric
-    (CoLA: MCC, MRPC: F1).
-    """
+def read_finetune_report(out: Path) -> Any:
+    """The :class:`~albertctl.glue.finetune.FinetuneReport` of a fine-tuning output: its
+    ``results.json`` (``tasks.<task>.metrics``, ``.best.<metric>.mean``, ``.seeds[]``)."""
     from albertctl.glue.evaluate import RESULTS
+    from albertctl.glue.finetune import FinetuneReport
 
-    path = Path(ft_dir) / RESULTS
-    if not path.is_file():
+    path = Path(out) / RESULTS
+    results = read_json(path)
+    if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
+        raise AlbertctlError(
+            f"{path} is not a finetune glue results.json (no 'tasks' object)",
+            hint="rerun that stage with --force",
+        )
+    return FinetuneReport(out=Path(out), results=results)
+
+
+def finetune_metric(report: Any, task: str) -> tuple[str, float] | None:
+    """``(metric, best dev value, mean over seeds)`` of a finetune report; the task's first metric
+    is its headline (CoLA: MCC, MRPC: F1). None when the report or the task is absent."""
+    entry = None if report is None else report.results["tasks"].get(task)
+    if entry is None:
         return None
-    entry = read_json(path).get("tasks", {}).get(task)
-    if not entry:
-        return None
-    name = entry["metrics"][0]
-    return name, float(entry["best"][name]["mean"])
+    metric = entry["metrics"][0]
+    return metric, float(entry["best"][metric]["mean"])
 
 
-def read_seed_metrics(ft_dir: Path, task: str, metric: str) -> dict[int, float]:
-    """``{seed: best dev value of metric}`` from ``FT_DIR/results.json`` ({} when absent)."""
-    from albertctl.glue.evaluate import RESULTS
-
-    path = Path(ft_dir) / RESULTS
-    if not path.is_file():
+def seed_metrics(report: Any, task: str, metric: str) -> dict[int, float]:
+    """``{seed: best dev value of metric}`` of a finetune report ({} when absent)."""
+    entry = None if report is None else report.results["tasks"].get(task)
+    if entry is None:
         return {}
-    seeds = read_json(path).get("tasks", {}).get(task, {}).get("seeds", [])
     return {
         int(run["seed"]): float(run["best"]["metrics"][metric])
-        for run in seeds
-        if metric in run.get("best", {}).get("metrics", {})
+        for run in entry["seeds"]
+        if metric in run["best"]["metrics"]
     }
 
 
@@ -559,44 +957,44 @@ def paired_gain(pretrained: Mapping[int, float], scratch: Mapping[int, float]) -
     }
 
 
-def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
-    """What the results table shows, read back from what the stages wrote.
+def summarize_run(out: Path, results: Sequence[StageResult]) -> dict[str, Any]:
+    """What the results table shows, from the stages' reports (run now, or read back).
 
-    ``corpus`` (sizes from demo-data's manifest), ``heldout`` (the last held-out MLM/SOP accuracy
+    ``corpus`` (sizes from demo-data's report), ``heldout`` (the last held-out MLM/SOP accuracy
     of pretraining), ``tasks`` (per task: the headline dev metric of the pretrained model and of
     the from-scratch baseline, best checkpoint, mean over seeds), ``next`` (commands to try).
     """
     out = Path(out)
+    reports = {r.name: r.report for r in results}
     corpus: dict[str, Any] = {}
-    manifest = out / "demo-data" / "manifest.json"
-    if manifest.is_file():
-        data = read_json(manifest)
-        corpus = {
-            "source": data["source"],
-            "train": data["train"],
-            "heldout": data["heldout"],
-            "task": data["task"],
-        }
+    demo = reports.get("demo-data")
+    if demo is not None:
+        corpus = {"source": demo.source, "train": demo.train, "heldout": demo.heldout, "task": demo.task}
+    heldout: dict[str, float] = {}
+    pre = reports.get("pretrain")
+    if pre is not None and pre.eval:
+        heldout = {"mlm_accuracy": float(pre.eval["mlm_acc"]), "sop_accuracy": float(pre.eval["sop_acc"])}
     tasks = []
-    for stage in stages:
-        if stage.name.startswith("finetune-"):
-            task = stage.name.removeprefix("finetune-")
-            pretrained = read_finetune_metric(out / f"finetune-{task}", task)
-            scratch = read_finetune_metric(out / f"baseline-{task}", task)
-            metric = (pretrained or scratch or ("?", None))[0]
-            tasks.append(
-                {
-                    "task": task,
-                    "metric": metric,
-                    "pretrained": pretrained[1] if pretrained else None,
-                    "scratch": scratch[1] if scratch else None,
-                    "paired": paired_gain(
-                        read_seed_metrics(out / f"finetune-{task}", task, metric),
-                        read_seed_metrics(out / f"baseline-{task}", task, metric),
-                    ),
-                }
-            )
-    checkpoint = next(iter(sorted((out / "pretrain" / "checkpoints").glob("step-*"))[-1:]), None)
+    for name in reports:
+        if not name.startswith("finetune-"):
+            continue
+        task = name.removeprefix("finetune-")
+        pretrained_report, scratch_report = reports[name], reports.get(f"baseline-{task}")
+        pretrained = finetune_metric(pretrained_report, task)
+        scratch = finetune_metric(scratch_report, task)
+        metric = (pretrained or scratch or ("?", None))[0]
+        tasks.append(
+            {
+                "task": task,
+                "metric": metric,
+                "pretrained": pretrained[1] if pretrained else None,
+                "scratch": scratch[1] if scratch else None,
+                "paired": paired_gain(
+                    seed_metrics(pretrained_report, task, metric), seed_metrics(scratch_report, task, metric)
+                ),
+            }
+        )
+    checkpoint = pre.last_checkpoint if pre is not None else None
     ckpt = str(checkpoint) if checkpoint else str(out / "pretrain" / "checkpoints" / "step-N")
     nxt = [
         f"albertctl inspect-data {out / 'data'}",
@@ -605,13 +1003,7 @@ def summarize_run(out: Path, stages: Sequence[Stage]) -> dict[str, Any]:
         f"albertctl finetune glue --task mrpc --data-dir GLUE_DIR --model {ckpt} --out {out / 'mrpc'}",
         f"albertctl pipeline configs/demo.toml --corpus YOUR_TEXT.txt --out {out.parent / 'my-run'}",
     ]
-    return {
-        "out": str(out),
-        "corpus": corpus,
-        "heldout": read_heldout_metrics(out / "pretrain"),
-        "tasks": tasks,
-        "next": nxt,
-    }
+    return {"out": str(out), "corpus": corpus, "heldout": heldout, "tasks": tasks, "next": nxt}
 
 
 def write_summary(out: Path, summary: Mapping[str, Any]) -> None:

@@ -1,15 +1,17 @@
 """The `pipeline` and `demo-data` commands: the whole chain from one TOML file, and the demo's inputs.
 
-``albertctl pipeline CONFIG.toml`` runs demo-data -> build-vocab -> make-data -> pretrain ->
-finetune glue (+ a from-scratch baseline) in-process, skipping stages whose output fingerprint
-matches, then prints the results table. ``albertctl demo-data OUT`` writes the embedded corpus
-(or a split of ``--corpus``) and the CoLA-layout task derived from it.
+``albertctl pipeline CONFIG.toml`` builds the typed config of every stage from the file
+(:func:`albertctl.pipeline.build_stages`), runs demo-data -> build-vocab -> make-data -> pretrain
+-> finetune glue (+ a from-scratch baseline) as in-process library calls, skipping stages whose
+output fingerprint matches, and prints one line per stage (pretraining: its live progress bar),
+then the results table from the stages' reports. ``albertctl demo-data OUT`` writes the embedded
+corpus (or a split of ``--corpus``) and the CoLA-layout task derived from it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -18,77 +20,47 @@ from rich.table import Table
 
 from albertctl.cli.options import Overwrite, Seed
 
-_STAGE_COMMANDS = {
-    "demo_data": ("demo-data",),
-    "vocab": ("build-vocab",),
-    "data": ("make-data",),
-    "eval_data": ("make-data",),
-    "pretrain": ("pretrain",),
-    "finetune": ("finetune", "glue"),
-}
-
-
-def run_cli(argv: list[str]) -> None:
-    """Run one ``albertctl`` command in this process; raise if it exits non-zero."""
-    from albertctl.cli import main
-    from albertctl.errors import AlbertctlError
-
-    Console(stderr=True, highlight=False).print(f"[bold]$ albertctl {' '.join(argv)}[/]")
-    try:
-        main(argv)
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise AlbertctlError(
-                f"`albertctl {' '.join(argv)}` failed (exit code {exc.code})",
-                hint="fix the error printed above and rerun the pipeline; finished stages are skipped",
-            ) from None
-
-
-def check_stage_argv(stages: list) -> None:
-    """Parse every stage's command line as its command will, before the first stage runs: a
-    value of the wrong type or out of range (``vocab-size = "big"``, ``max-steps = 4.5``, a bad
-    ``--set``) is one error naming the stage, not a failure after earlier stages ran."""
-    from albertctl.cli import _USAGE_ERROR, app
-    from albertctl.errors import AlbertctlError
-    from albertctl.pipeline import LATEST_CHECKPOINT
-
-    root = typer.main.get_command(app)
-    for stage in stages:
-        command, args = root, list(stage.argv)
-        while args and args[0] in getattr(command, "commands", {}):
-            command = command.commands[args.pop(0)]  # type: ignore[attr-defined]
-        # The checkpoint the pretrain stage will write does not exist yet: any path parses the same.
-        args = [a[len(LATEST_CHECKPOINT) :] if a.startswith(LATEST_CHECKPOINT) else a for a in args]
-        try:
-            command.make_context(f"albertctl {' '.join(stage.argv[:2])}", args)
-        except _USAGE_ERROR as exc:
-            raise AlbertctlError(
-                f"stage {stage.name}: {exc.format_message()}",
-                hint="fix that key in the pipeline config (or its --set); no stage has run",
-            ) from None
-
 
 def known_flags() -> dict[str, set[str]]:
-    """The long option names (without ``--``) each stage's command accepts, read from the typer app."""
-    from albertctl.cli import app
+    """The keys each stage table of the pipeline config accepts: the stage command's flag names
+    without ``--`` (:func:`albertctl.pipeline.table_keys`)."""
+    from albertctl.pipeline import table_keys
 
-    root = typer.main.get_command(app)
-    flags: dict[str, set[str]] = {}
-    for table, path in _STAGE_COMMANDS.items():
-        command = root
-        for name in path:
-            command = getattr(command, "commands", {}).get(name)
-            if command is None:
-                break
-        if command is None:
-            continue  # that command is not registered (yet): its flags are not checked here
-        flags[table] = {
-            opt[2:]
-            for param in command.params
-            for opt in [*param.opts, *param.secondary_opts]
-            if opt.startswith("--")
-        }
-    return flags
+    return {table: set(keys) for table, keys in table_keys().items()}
+
+
+class _Live:
+    """What a running stage shows: pretraining's live progress bar (the pretrain command's own),
+    else a one-line spinner with the stage's latest progress text; both gone once it is done."""
+
+    def __init__(self) -> None:
+        from albertctl.cli.pretrain import _Display
+
+        self.console = Console(stderr=True, highlight=False)
+        self.display = _Display(enabled=True)
+        self.status: Any = None
+
+    def __enter__(self) -> _Live:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def on_event(self, event: Any) -> None:
+        self.display.on_event(event)
+
+    def log(self, text: str) -> None:
+        if self.status is None:
+            self.status = self.console.status(text, spinner="dots")
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def stop(self) -> None:
+        self.display.__exit__(None, None, None)
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
 
 
 def pipeline(
@@ -119,7 +91,6 @@ def pipeline(
     ] = False,
 ) -> None:
     """Run the whole chain described by CONFIG.toml; stages whose output is up to date are skipped."""
-    from albertctl import demo
     from albertctl import pipeline as pl
 
     overrides = list(set_ or [])
@@ -134,34 +105,76 @@ def pipeline(
             "inputs.tasks=[" + ", ".join(_toml_string(t.strip()) for t in tasks.split(",")) + "]"
         )
     settings = pl.apply_overrides(pl.load_config(config), overrides)
-    pl.validate_config(settings, known_flags())
-    fingerprint = ""
-    if not settings.get("inputs", {}).get("corpus"):  # the embedded corpus: fingerprint its sources
-        listed = settings.get("demo_data", {}).get("packages")
-        names = (
-            demo.DEFAULT_PACKAGES
-            if listed is None
-            else tuple(n.strip() for n in str(listed).split(",") if n.strip())
-        )
-        fingerprint = demo.source_fingerprint(names)
-    stages = pl.build_stages(settings, source_fingerprint=fingerprint)
-    check_stage_argv(stages)
+    # Every stage's settings are resolved and checked here, before the first stage runs.
+    stages = pl.build_stages(settings)
 
     console = Console(highlight=False)
-    results = pl.run_stages(
-        stages,
-        run_cli,
-        force=list(force or []),
-        dry_run=dry_run,
-        on_stage=lambda stage, action: console.print(f"[bold cyan]{stage.name}[/]: {action}"),
-    )
+
+    def done(stage: pl.Stage, report: Any) -> None:
+        live.stop()
+        for line in _report_lines(report):
+            console.print(line, markup=False)
+
+    with _Live() as live:
+        results = pl.run_stages(
+            stages,
+            force=list(force or []),
+            dry_run=dry_run,
+            hooks=pl.Hooks(on_event=live.on_event, log=live.log),
+            on_stage=lambda stage, action: console.print(f"[bold cyan]{stage.name}[/]: {action}"),
+            on_done=done,
+        )
     console.print(_stage_table(results))
     if not dry_run:
         out_dir = Path(settings.get("run", {}).get("out", "pipeline-out"))
-        summary = pl.summarize_run(out_dir, stages)
+        summary = pl.summarize_run(out_dir, results)
         pl.write_summary(out_dir, summary)
         console.print(_results_table(summary))
         console.print(_next_steps(summary))
+
+
+def _report_lines(report: Any) -> list[str]:
+    """A stage's short summary, from the report its library call returned."""
+    from albertctl.data.build import MakeDataReport
+    from albertctl.demo import DemoDataReport
+    from albertctl.glue.finetune import FinetuneReport
+    from albertctl.train.pretrain import PretrainReport
+    from albertctl.vocab import BuildVocabReport
+
+    if isinstance(report, DemoDataReport):
+        train, held = report.train, report.heldout
+        rows = ", ".join(f"{s['rows']:,} {name}" for name, s in report.task.items())
+        return [
+            f"  {train['bytes'] / 1e6:.2f} MB / {train['documents']:,} documents to pretrain on, "
+            f"{held['bytes'] / 1e6:.2f} MB / {held['documents']:,} held out",
+            f"  CoLA-layout task: {rows} rows",
+        ]
+    if isinstance(report, BuildVocabReport):
+        return [
+            f"  {report.vocab_size:,} pieces from {report.documents:,} documents ({report.sampled_lines:,} "
+            f"lines; read {report.read_seconds:.1f} s, train {report.train_seconds:.1f} s)"
+        ]
+    if isinstance(report, MakeDataReport):
+        totals = report.manifest["totals"]
+        return [f"  warning: {w}" for w in report.warnings] + [
+            f"  {totals['rows']:,} instances, {totals['tokens']:,} tokens in {totals['shards']} shards"
+        ]
+    if isinstance(report, PretrainReport):
+        held = report.eval
+        shown = f"; held-out MLM accuracy {held['mlm_acc']:.1%}, SOP {held['sop_acc']:.1%}" if held else ""
+        return [f"  {report.final_step} steps{shown}"]
+    if isinstance(report, FinetuneReport):
+        lines = []
+        for name, task in report.results["tasks"].items():
+            metric, seeds = task["metrics"][0], [s["seed"] for s in task["seeds"]]
+            best = task["best"][metric]
+            spread = f" ± {best['std']:.3f}" if len(seeds) > 1 else ""
+            lines.append(
+                f"  {name}: best dev {metric} {best['mean']:.3f}{spread} "
+                f"(seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))})"
+            )
+        return lines
+    return []
 
 
 def _toml_string(text: str) -> str:
