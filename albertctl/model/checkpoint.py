@@ -332,8 +332,8 @@ def step_folders(run_dir: Path) -> list[tuple[int, Path]]:
 def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """A run's complete checkpoints as ``(step, path)``, oldest first: the one rule for which
     ``checkpoints/step-*`` folders count (:func:`is_complete_checkpoint`) and which is newest
-    (:func:`step_folders`' order) that resume, pruning, ``resolve_checkpoint`` and the pipeline's
-    ``@latest-checkpoint:`` all follow."""
+    (:func:`step_folders`' order) that resume, pruning and ``resolve_checkpoint`` (which the
+    pipeline's fine-tuning stages call) all follow."""
     return [(step, path) for step, path in step_folders(run_dir) if is_complete_checkpoint(path)]
 
 

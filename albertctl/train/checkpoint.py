@@ -13,7 +13,7 @@ The folder is filled as ``checkpoints/.step-000500.tmp-XXXX`` and renamed into p
 ``step-*`` folder is always complete; a run killed mid-save leaves only a temp folder, which the
 next save removes. Which ``step-*`` folders count as complete and which is newest is one rule,
 :func:`albertctl.model.checkpoint.complete_checkpoints`, which ``resolve_checkpoint`` (finetune,
-export) and the pipeline's ``@latest-checkpoint:`` follow too.
+export, the pipeline's fine-tuning stages) follows too.
 """
 
 from __future__ import annotations
