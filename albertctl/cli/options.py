@@ -15,13 +15,20 @@ Overwrite = Annotated[
         "--overwrite", help="Replace an existing output directory (it is kept until the new one is complete)."
     ),
 ]
-VERIFY_HELP = "Check each shard against its manifest's sha256 first (once per file)."
-Verify = Annotated[bool, typer.Option("--verify/--no-verify", help=VERIFY_HELP)]
-ALLOW_VOCAB_MISMATCH_HELP = (
-    "Accept a model whose vocabulary differs from the one it is given (same size): you mean the change."
-)
+Verify = Annotated[
+    bool,
+    typer.Option(
+        "--verify/--no-verify", help="Check each shard against its manifest's sha256 first (once per file)."
+    ),
+]
 AllowVocabMismatch = Annotated[
-    bool, typer.Option("--allow-vocab-mismatch", help=ALLOW_VOCAB_MISMATCH_HELP, show_default=False)
+    bool,
+    typer.Option(
+        "--allow-vocab-mismatch",
+        help="Accept a model whose vocabulary differs from the one it is given (same size): "
+        "you mean the change.",
+        show_default=False,
+    ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
 Workers = Annotated[
@@ -43,8 +50,6 @@ CorpusInputs = Annotated[
         show_default=False,
     ),
 ]
-TextField = Annotated[str, typer.Option("--text-field", help="JSON field with the text (.jsonl).")]
-TextColumn = Annotated[str, typer.Option("--text-column", help="Column with the text (.parquet).")]
 
 
 def typer_app(name: str, help: str) -> typer.Typer:

@@ -84,7 +84,9 @@ def evaluate_pretraining(
 
     from albertctl.data.loader import ShardSet, iter_eval_batches, merge_data_infos, read_data_info
     from albertctl.model.checkpoint import HEAD_PREFIXES, load_checkpoint, resolve_checkpoint
+    from albertctl.train.distributed import DistContext
     from albertctl.train.runtime import resolve_device, resolve_precision
+    from albertctl.train.trainer import PretrainingObjective, evaluate
 
     for name, value in (("batch_size", batch_size), ("max_sequences", max_sequences)):
         if value is None and name == "max_sequences":
@@ -126,26 +128,26 @@ def evaluate_pretraining(
     model.eval()
 
     t0 = time.perf_counter()
-    # [mlm_loss_sum, mlm_correct, mlm_count, sop_loss_sum, sop_correct, sop_count], as the trainer.
-    stats = torch.zeros(6, dtype=torch.float64, device=torch_device)
-    with torch.no_grad():
-        for batch in iter_eval_batches(shards, batch_size=batch_size, max_rows=max_sequences):
-            batch = {k: v.to(torch_device) for k, v in batch.items()}
-            stats += _batch_stats(model, batch, torch_device, resolved_precision).double()
+    stats = evaluate(
+        model,
+        PretrainingObjective(),
+        iter_eval_batches(shards, batch_size=batch_size, max_rows=max_sequences),
+        ctx=DistContext(),
+        device=torch_device,
+        precision=resolved_precision,
+    )
     if torch_device.type == "cuda":
         torch.cuda.synchronize(torch_device)
     seconds = time.perf_counter() - t0
-    s = stats.cpu()
-    mlm_loss = float(s[0] / (s[2] + 1e-5))
-    sop_loss = float(s[3] / s[5])
+    mlm_loss, sop_loss = PretrainingObjective.mlm_loss(stats), PretrainingObjective.sop_loss(stats)
     return HeldoutReport(
-        loss=float(s[0] / (s[2] + 1e-5) + s[3] / s[5]),
+        loss=mlm_loss + sop_loss,
         mlm_loss=mlm_loss,
         sop_loss=sop_loss,
-        mlm_acc=float(s[1] / max(float(s[2]), 1.0)),
-        sop_acc=float(s[4] / max(float(s[5]), 1.0)),
-        sequences=int(s[5]),
-        masked_tokens=int(s[2]),
+        mlm_acc=stats["mlm_correct"] / max(stats["mlm_count"], 1.0),
+        sop_acc=stats["sop_correct"] / max(stats["sop_count"], 1.0),
+        sequences=int(stats["sop_count"]),
+        masked_tokens=int(stats["mlm_count"]),
         seconds=seconds,
         checkpoint=model_dir,
         precision=resolved_precision,
@@ -163,37 +165,4 @@ def _check_vocabulary(model_dir: Path, info: Any) -> None:
         (load_tokenizer(model_dir).fingerprint(), f"the model {model_dir}"),
         (info.vocab_fingerprint, f"the data {info.data_dir / 'manifest.json'}"),
         hint="evaluate on held-out data built with the model's vocabulary (make-data --vocab MODEL_DIR)",
-    )
-
-
-def _batch_stats(model: Any, batch: dict[str, Any], device: Any, precision: str) -> Any:
-    """(6,) float32 sums of one batch, computed as the trainer's held-out evaluation does."""
-    import torch
-    import torch.nn.functional as F
-
-    from albertctl.train.runtime import autocast
-
-    with autocast(device, precision):
-        out = model(
-            batch["input_ids"],
-            batch["token_type_ids"],
-            batch["input_mask"],
-            batch["masked_lm_positions"],
-        )
-    logits = out.mlm_logits.float().flatten(0, 1)  # (b*P, V)
-    ids = batch["masked_lm_ids"].flatten()  # (b*P,)
-    weights = batch["masked_lm_weights"].flatten()  # (b*P,): 0 on padded slots
-    mlm_sum = (F.cross_entropy(logits, ids, reduction="none") * weights).sum()
-    sop_logits = out.sop_logits.float()  # (b, 2)
-    labels = batch["sentence_order_label"]
-    sop_sum = F.cross_entropy(sop_logits, labels, reduction="sum")
-    return torch.stack(
-        [
-            mlm_sum,
-            ((logits.argmax(-1) == ids).float() * weights).sum(),
-            weights.sum(),
-            sop_sum,
-            (sop_logits.argmax(-1) == labels).float().sum(),
-            torch.tensor(float(labels.numel()), device=labels.device),
-        ]
     )

@@ -187,22 +187,19 @@ class Trainer:
             torch.cuda.synchronize(self.device)
         return StepResult(stats=stats, loss=step_loss, grad_norm=grad_norm, lr=lr, applied=applied)
 
-    @torch.no_grad()
     def evaluate(self, batches: Iterable[Batch]) -> Stats:
-        """The objective's sums over ``batches`` (this process's share), summed over processes;
-        eval mode (no dropout) on the plain model, train mode restored."""
-        self.model.eval()
-        forward = _Autocast(self.model, self.device, self.precision)
-        stats = self.stats()
+        """:func:`evaluate` of the plain model with this trainer's objective; train mode restored."""
         try:
-            for batch in batches:
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                # Sums only: the denominators (1) and world size (1) leave them as they are.
-                _, sums = self.objective(forward, batch, _UNIT, 1)
-                stats.add(sums)
+            return evaluate(
+                self.model,
+                self.objective,
+                batches,
+                ctx=self.ctx,
+                device=self.device,
+                precision=self.precision,
+            )
         finally:
             self.model.train()
-        return stats.reduced(self.ctx)
 
     def state_dict(self) -> dict[str, Any]:
         """Optimizer, schedule and guard: with the weights, loader and RNG, an exact resume."""
@@ -216,6 +213,29 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.guard.load_state_dict(state.get("guard", {}))
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    objective: Objective,
+    batches: Iterable[Batch],
+    *,
+    ctx: DistContext,
+    device: torch.device,
+    precision: str,
+) -> Stats:
+    """The objective's sums over ``batches`` (this process's share), summed over processes, in
+    eval mode (no dropout): what held-out evaluation reports, during training or after it."""
+    model.eval()
+    forward = _Autocast(model, device, precision)
+    stats = Stats(objective.names, device=device)
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        # Sums only: the denominators (1) and world size (1) leave them as they are.
+        _, sums = objective(forward, batch, _UNIT, 1)
+        stats.add(sums)
+    return stats.reduced(ctx)
 
 
 class _Unit(dict):
