@@ -31,7 +31,7 @@ import torch
 
 from albertctl.glue.batching import EncodedSet, encode_examples
 from albertctl.glue.evaluate import dev_metrics, predict_logits
-from albertctl.glue.finetune import FinetuneConfig, TaskHParams, train_one_seed
+from albertctl.glue.finetune import FinetuneConfig, TaskHParams, glue_task, train_one_seed
 from albertctl.glue.readers import read_split
 from albertctl.glue.tasks import TASKS, TaskSpec
 
@@ -171,9 +171,9 @@ def ours_train_and_eval(
     from albertctl.model.checkpoint import load_model
 
     model, _ = load_model(ckpt, head="classification", num_labels=spec.num_labels)
+    task = glue_task(spec, train, {"dev": dev}, hp, max_seq_length=max(train.lengths))
     result, _ = train_one_seed(
-        model, spec, train, {"dev": dev}, hp, seed=seed, pad_id=0, device=device,
-        config=FinetuneConfig(eval_batch_size=eval_batch),
+        model, task, seed=seed, pad_id=0, device=device, config=FinetuneConfig(eval_batch_size=eval_batch),
     )  # fmt: skip
     start = time.perf_counter()
     predict_logits(model, dev, batch_size=eval_batch, pad_id=0, device=device)

@@ -102,3 +102,58 @@ def test_our_finetuned_model_gives_same_dev_predictions_in_transformers(
         theirs = hf(input_ids=ids, token_type_ids=types, attention_mask=mask).logits.numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert np.array_equal(ours.argmax(-1), theirs.argmax(-1))
+
+
+def _saved_hf_classifier(tiny_vocab: Path, out: Path, **config: object) -> object:
+    from albertctl.vocab import load_tokenizer
+
+    torch.manual_seed(0)
+    model = transformers.AlbertForSequenceClassification(_hf_config(1000, **config)).eval()
+    model.save_pretrained(out)
+    load_tokenizer(tiny_vocab).save(out)
+    return model
+
+
+def test_transformers_saved_classifier_predicts_with_its_label_names(
+    tiny_vocab: Path, tmp_path: Path
+) -> None:
+    """A folder transformers saved (no glue.json): the task from --task, each output's label from
+    id2label, here in the opposite order to SST-2's."""
+    from albertctl.glue.evaluate import evaluate_glue, predict_glue, resolve_models
+
+    hf_dir = tmp_path / "hf"
+    hf = _saved_hf_classifier(tiny_vocab, hf_dir, id2label={0: "1", 1: "0"}, label2id={"1": 0, "0": 1})
+    glue = write_sentiment_dir(tmp_path / "glue", train=8, dev=24)
+    ft = resolve_finetuned(hf_dir, TASKS["sst2"])
+    assert ft.columns == (1, 0)
+    model, tok = load_finetuned(ft, torch.device("cpu"))
+    test = encode_examples(
+        tok, read_split(TASKS["sst2"], glue, "test").examples, max_seq_length=128, regression=False
+    )
+    raw = predict_logits(model, test, batch_size=4, pad_id=tok.pad_id, device=torch.device("cpu"))
+    out = tmp_path / "sub"
+    out.mkdir()
+    predict_glue(resolve_models(hf_dir, "sst2"), glue, out, device="cpu")
+    rows = (out / "SST-2.tsv").read_text().splitlines()[1:]
+    written = [row.split("\t")[1] for row in rows]
+    assert written == [hf.config.id2label[int(i)] for i in raw.argmax(-1)]
+    _, metrics = evaluate_glue(hf_dir, glue, task="sst2", device="cpu")
+    dev = encode_examples(
+        tok, read_split(TASKS["sst2"], glue, "dev").examples, max_seq_length=128, regression=False
+    )
+    dev_raw = predict_logits(model, dev, batch_size=4, pad_id=tok.pad_id, device=torch.device("cpu"))
+    expected = np.mean((1 - dev_raw.argmax(-1)) == dev.labels)
+    assert metrics["accuracy"] == pytest.approx(expected)
+
+
+def test_transformers_saved_classifier_without_a_label_mapping_is_refused(
+    tiny_vocab: Path, tmp_path: Path
+) -> None:
+    hf_dir = tmp_path / "hf"
+    _saved_hf_classifier(tiny_vocab, hf_dir, num_labels=3)
+    with pytest.raises(Exception, match=r"LABEL_0\.\.LABEL_2, so which is contradiction, entailment"):
+        resolve_finetuned(hf_dir, TASKS["mnli"])
+    with pytest.raises(Exception, match="does not say which task"):
+        resolve_finetuned(hf_dir, None)
+    with pytest.raises(Exception, match="has 3 outputs; sst2 has 2 labels"):
+        resolve_finetuned(hf_dir, TASKS["sst2"])

@@ -41,6 +41,10 @@ class EncodedSet:
         """Row lengths in tokens, (N,) int64."""
         return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
 
+    def collate(self, rows: np.ndarray, *, pad_id: int) -> dict[str, torch.Tensor]:
+        """:func:`collate` of ``rows`` (the shared fine-tuning loop's batch contract)."""
+        return collate(self, rows, pad_id=pad_id)
+
 
 def encode_examples(
     tokenizer: Tokenizer, examples: list[Example], *, max_seq_length: int, regression: bool

@@ -10,6 +10,7 @@ labels, max_seq_length) beside the model files, so eval/predict need no flags to
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,13 @@ class FineTunedModel:
     path: Path
     task: TaskSpec
     max_seq_length: int
+    columns: tuple[int, ...] | None = None
+    """For a folder saved by transformers: the model output holding each of the task's labels
+    (task label j is output ``columns[j]``); None when they are in the task's order."""
+
+    def reorder(self, logits: np.ndarray) -> np.ndarray:
+        """(N, C) logits with column j the task's label j."""
+        return logits if self.columns is None else logits[:, list(self.columns)]
 
 
 def read_glue_meta(path: Path) -> dict[str, Any] | None:
@@ -118,6 +126,12 @@ def resolve_finetuned(path: Path, task: TaskSpec | None, *, which: str = "best")
         seed = max(entry["seeds"], key=lambda s: s["best"]["metrics"][task.selection_metric])
         path = path / seed[which]["checkpoint"]
     meta = read_glue_meta(path)
+    if meta is None and (path / "config.json").is_file():
+        hf_config = read_json(path / "config.json")
+        if isinstance(hf_config, dict) and "AlbertForSequenceClassification" in (
+            hf_config.get("architectures") or []
+        ):
+            return _transformers_classifier(path, hf_config, task)
     if meta is None:
         raise AlbertctlError(
             f"{path} is not a fine-tuned GLUE checkpoint (no {GLUE_META})",
@@ -129,6 +143,72 @@ def resolve_finetuned(path: Path, task: TaskSpec | None, *, which: str = "best")
             f"{path} was fine-tuned on {saved.name}, not {task.name}", hint="pass the matching --task"
         )
     return FineTunedModel(path=path, task=saved, max_seq_length=int(meta["max_seq_length"]))
+
+
+_GENERIC_LABEL = re.compile(r"^LABEL_(\d+)$")
+
+
+def _transformers_classifier(path: Path, hf_config: dict[str, Any], task: TaskSpec | None) -> FineTunedModel:
+    """A sequence classifier saved by transformers: the task from ``--task``, the label of each
+    output from its ``id2label`` (names as the task spells them, or ``LABEL_i`` where the
+    task's labels are 0..C-1), regression from ``problem_type`` / one output."""
+    where = f"{path / 'config.json'}"
+    if task is None:
+        raise AlbertctlError(
+            f"{path} was saved by transformers and does not say which task it was fine-tuned on",
+            hint="pass --task",
+        )
+    id2label = hf_config.get("id2label") or {}
+    count = len(id2label) if isinstance(id2label, dict) and id2label else hf_config.get("num_labels", 2)
+    regression = hf_config.get("problem_type") == "regression" or count == 1
+    max_len = min(512, int(hf_config.get("max_position_embeddings", 512)))
+    if task.is_regression or regression:
+        if not (task.is_regression and regression):
+            kind = "a regression" if regression else f"a {count}-way classification"
+            raise AlbertctlError(
+                f"{where} describes {kind} model; {task.name} is "
+                + ("a regression task" if task.is_regression else f"{task.num_labels}-way classification"),
+                hint="pass the model fine-tuned for this task",
+            )
+        return FineTunedModel(path=path, task=task, max_seq_length=max_len)
+    assert task.labels is not None
+    try:
+        names = [str(id2label[str(i)]) for i in range(count)] if id2label else None
+    except KeyError:
+        raise AlbertctlError(f"{where}: id2label does not number its labels 0..{count - 1}") from None
+    if count != task.num_labels:
+        raise AlbertctlError(
+            f"{where} has {count} outputs; {task.name} has {task.num_labels} labels "
+            f"({', '.join(task.labels)})",
+            hint="pass the model fine-tuned for this task",
+        )
+    if names is None or all(_GENERIC_LABEL.match(n) for n in names):
+        generic = [int(_GENERIC_LABEL.match(n).group(1)) for n in names] if names else list(range(count))
+        if list(task.labels) != [str(i) for i in range(count)]:
+            raise AlbertctlError(
+                f"{where} names its outputs LABEL_0..LABEL_{count - 1}, so which is "
+                f"{', '.join(task.labels)} cannot be inferred",
+                hint=f"set id2label in config.json to the task's labels ({', '.join(task.labels)})",
+            )
+        return FineTunedModel(
+            path=path,
+            task=task,
+            max_seq_length=max_len,
+            columns=tuple(generic.index(i) for i in range(count)),
+        )
+    if sorted(names) != sorted(task.labels):
+        raise AlbertctlError(
+            f"{where} labels its outputs {', '.join(names)}; {task.name}'s labels are "
+            f"{', '.join(task.labels)}",
+            hint="pass the model fine-tuned for this task, or fix id2label in config.json",
+        )
+    columns = tuple(names.index(label) for label in task.labels)
+    return FineTunedModel(
+        path=path,
+        task=task,
+        max_seq_length=max_len,
+        columns=None if columns == tuple(range(count)) else columns,
+    )
 
 
 def resolve_models(path: Path, task: str = "all", *, which: str = "best") -> dict[str, FineTunedModel]:
@@ -189,8 +269,10 @@ def evaluate_glue(
         for split in ft.task.dev_splits
     }
     logits = {
-        split: predict_logits(
-            model, data, batch_size=batch_size, pad_id=tokenizer.pad_id, device=dev, precision=prec
+        split: ft.reorder(
+            predict_logits(
+                model, data, batch_size=batch_size, pad_id=tokenizer.pad_id, device=dev, precision=prec
+            )
         )
         for split, data in devs.items()
     }
@@ -246,8 +328,10 @@ def predict_glue(
             data = encode_examples(
                 tokenizer, examples, max_seq_length=ft.max_seq_length, regression=spec.is_regression
             )
-            logits = predict_logits(
-                model, data, batch_size=batch_size, pad_id=tokenizer.pad_id, device=dev, precision=prec
+            logits = ft.reorder(
+                predict_logits(
+                    model, data, batch_size=batch_size, pad_id=tokenizer.pad_id, device=dev, precision=prec
+                )
             )
             write_submission(
                 out_dir / f"{submission}.tsv", spec, data.guids, logits_to_predictions(spec, logits)

@@ -314,3 +314,54 @@ class ClassificationObjective:
 
     def loss(self, stats: Stats) -> float:
         return stats.ratio("loss_sum", "count")
+
+
+class SpanObjective:
+    """Span extraction (SQuAD): (CE(start) + CE(end)) / 2 per window, as transformers'
+    ``AlbertForQuestionAnswering``; the mean over the global batch's windows. Padded positions
+    take no softmax mass (:func:`~albertctl.model.albert.span_loss`). Denominator: ``sequences``."""
+
+    names = ("loss_sum", "count")
+
+    def __call__(
+        self, forward: Forward, batch: Batch, denominators: Mapping[str, float], world_size: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from albertctl.model.albert import span_loss
+
+        logits = forward(batch["input_ids"], batch["token_type_ids"], batch["input_mask"])
+        total = span_loss(
+            logits,
+            batch["start_positions"],
+            batch["end_positions"],
+            input_mask=batch["input_mask"],
+            reduction="sum",
+        )
+        loss = total / denominators["sequences"] * world_size
+        count = torch.tensor(float(batch["input_ids"].shape[0]), device=total.device)
+        return loss, {"loss_sum": total.detach(), "count": count}
+
+    def loss(self, stats: Stats) -> float:
+        return stats.ratio("loss_sum", "count")
+
+
+class MultipleChoiceObjective:
+    """Multiple choice (RACE): cross entropy over each question's options (absent options masked
+    by ``choice_mask``), the mean over the global batch's questions. Denominator: ``sequences``."""
+
+    names = ("loss_sum", "count")
+
+    def __call__(
+        self, forward: Forward, batch: Batch, denominators: Mapping[str, float], world_size: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from albertctl.model.albert import multiple_choice_loss
+
+        logits = forward(batch["input_ids"], batch["token_type_ids"], batch["input_mask"])  # (B, C)
+        total = multiple_choice_loss(
+            logits, batch["labels"], choice_mask=batch.get("choice_mask"), reduction="sum"
+        )
+        loss = total / denominators["sequences"] * world_size
+        count = torch.tensor(float(batch["labels"].shape[0]), device=total.device)
+        return loss, {"loss_sum": total.detach(), "count": count}
+
+    def loss(self, stats: Stats) -> float:
+        return stats.ratio("loss_sum", "count")
