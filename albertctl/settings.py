@@ -26,6 +26,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import math
 import re
 import textwrap
 import types
@@ -46,6 +47,8 @@ def setting(
     *,
     min: float | None = None,  # noqa: A002 - the name click and typer use
     max: float | None = None,  # noqa: A002
+    above: float | None = None,
+    below: float | None = None,
     flag: str | None = None,
     short: str | None = None,
     default_text: str | None = None,
@@ -56,12 +59,18 @@ def setting(
 ) -> Any:
     """A dataclass field with the metadata :func:`options` and :func:`check_ranges` read.
     ``parse``: the flag takes a ``cli_type`` value (one string by default, ``list[str]`` for a
-    repeatable flag) that this turns into the field's value (``--seeds 1,2,3``)."""
+    repeatable flag) that this turns into the field's value (``--seeds 1,2,3``). ``above`` /
+    ``below``: open bounds (``lr > 0``, ``weight_decay < 1``); with ``min``/``max`` a field can
+    have one of each side."""
+    if (min is not None and above is not None) or (max is not None and below is not None):
+        raise TypeError("a bound is either closed (min/max) or open (above/below), not both")
     metadata = {
         "parse": parse,
         "cli_type": cli_type,
-        "min": min,
-        "max": max,
+        "min": above if above is not None else min,
+        "max": below if below is not None else max,
+        "min_open": above is not None,
+        "max_open": below is not None,
         "flag": flag,
         "short": short,
         "default_text": default_text,
@@ -187,6 +196,10 @@ def options(
         if meta.get("short"):
             names.append(meta["short"])
         help_ = help_text(docs.get(field.name, field.name.replace("_", " ")))
+        open_range = meta.get("min_open") or meta.get("max_open")
+        if open_range:  # click is not told (see below): the help says it
+            bounds = _bounds(meta.get("min"), meta.get("max"), meta["min_open"], meta["max_open"])
+            help_ = f"{help_} Must be {bounds}."
         shown = meta.get("default_text")
         if shown is None and default is not _MISSING and default is not None:
             shown = _shown_default(default)
@@ -196,8 +209,9 @@ def options(
         option = typer.Option(
             *names,
             help=help_,
-            min=meta.get("min"),
-            max=meta.get("max"),
+            # Open bounds are left to check_ranges: its message names the field ("lr must be > 0").
+            min=None if open_range else meta.get("min"),
+            max=None if open_range else meta.get("max"),
             show_default=not spelled_out and default is not None,
         )
         if meta.get("parse") is not None:  # one string on the command line, parsed by values_for
@@ -281,9 +295,22 @@ def check_ranges(config: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, numeric):
             kind = "an integer" if parsed is int else "a number"
             raise AlbertctlError(f"{field.name} must be {kind}, got {value!r}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]"
-            raise AlbertctlError(f"{field.name} must be {bounds}, got {value!r}")
+        low_open, high_open = field.metadata.get("min_open"), field.metadata.get("max_open")
+        below_low = low is not None and (value <= low if low_open else value < low)
+        above_high = high is not None and (value >= high if high_open else value > high)
+        if below_low or above_high or not math.isfinite(value):
+            raise AlbertctlError(
+                f"{field.name} must be {_bounds(low, high, low_open, high_open)}, got {value!r}"
+            )
+
+
+def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    """``>= 0``, ``> 0``, ``in [0, 1)``: a range as its error message writes it."""
+    if high is None:
+        return f"{'>' if low_open else '>='} {low}"
+    if low is None:
+        return f"{'<' if high_open else '<='} {high}"
+    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
 
 
 def path_fields(cls: type) -> tuple[frozenset[str], frozenset[str]]:

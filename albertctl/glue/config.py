@@ -37,7 +37,7 @@ class FinetuneConfig:
 
     preset: str = "auto"
     """reference (paper Table 14), small, or auto (by model width). See docs/glue.md."""
-    lr: float | None = setting(None, default_text="the preset")
+    lr: float | None = setting(None, above=0, default_text="the preset")
     """Peak learning rate."""
     batch_size: int | None = setting(None, default_text="the preset")
     """Training sequences per step."""
@@ -51,9 +51,9 @@ class FinetuneConfig:
     """ALBERT hidden/attention dropout during fine-tuning."""
     classifier_dropout: float = 0.1
     """Dropout before the classifier (the reference: 0.1)."""
-    weight_decay: float = 0.01
+    weight_decay: float = setting(0.01, min=0, below=1)
     """AdamW weight decay (LayerNorm and biases excluded)."""
-    clip_norm: float = 1.0
+    clip_norm: float = setting(1.0, above=0)
     """Global gradient-norm clip (the reference: 1.0)."""
     max_nonfinite: int = setting(5, min=1)
     """Stop after this many non-finite steps in a row (each one's update is skipped)."""
@@ -87,7 +87,6 @@ class FinetuneConfig:
                 hint="pass one of them",
             )
         positive = {
-            "lr": self.lr,
             "batch_size": self.batch_size,
             "max_steps": self.max_steps,
             "epochs": self.epochs,
@@ -103,10 +102,6 @@ class FinetuneConfig:
         for name, value in (("dropout", self.dropout), ("classifier_dropout", self.classifier_dropout)):
             if value is not None and not 0.0 <= value < 1.0:
                 raise AlbertctlError(f"{name} must be in [0, 1), got {value}")
-        if not 0.0 <= self.weight_decay < 1.0:
-            raise AlbertctlError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
-        if not self.clip_norm > 0:
-            raise AlbertctlError(f"clip_norm must be > 0, got {self.clip_norm}")
         if self.eval_batch_size < 1:
             raise AlbertctlError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from albertctl.errors import AlbertctlError
+from albertctl.settings import check_ranges, setting
 
 # The reference's `exclude_from_weight_decay` list, matched anywhere in the name (re.search).
 EXCLUDE_PATTERNS: tuple[str, ...] = ("LayerNorm", "layer_norm", "bias")
@@ -147,29 +148,21 @@ class OptimizerConfig:
 
     name: str = "lamb"
     """``lamb`` (pretraining, the reference) or ``adamw`` (fine-tuning, the reference)."""
-    lr: float = 1e-3
+    lr: float = setting(1e-3, above=0)
     """Peak learning rate (the schedule scales it)."""
-    weight_decay: float = 0.01
-    """Decoupled weight decay for non-excluded tensors, in [0, 1)."""
-    beta1: float = 0.9
-    """First-moment decay, in [0, 1)."""
-    beta2: float = 0.999
-    """Second-moment decay, in [0, 1)."""
-    eps: float = 1e-6
+    weight_decay: float = setting(0.01, min=0, below=1)
+    """Decoupled weight decay for non-excluded tensors."""
+    beta1: float = setting(0.9, min=0, below=1)
+    """First-moment decay."""
+    beta2: float = setting(0.999, min=0, below=1)
+    """Second-moment decay."""
+    eps: float = setting(1e-6, above=0)
     """Added to sqrt(v); the reference uses 1e-6."""
 
     def __post_init__(self) -> None:
         if self.name not in OPTIMIZERS:
             raise AlbertctlError(f"optimizer name must be one of {', '.join(OPTIMIZERS)}, got {self.name!r}")
-        if not self.lr > 0.0:
-            raise AlbertctlError(f"optimizer lr must be > 0, got {self.lr}")
-        if not 0.0 <= self.weight_decay < 1.0:
-            raise AlbertctlError(f"optimizer weight_decay must be in [0, 1), got {self.weight_decay}")
-        for field, value in (("beta1", self.beta1), ("beta2", self.beta2)):
-            if not 0.0 <= value < 1.0:
-                raise AlbertctlError(f"optimizer {field} must be in [0, 1), got {value}")
-        if not self.eps > 0.0:
-            raise AlbertctlError(f"optimizer eps must be > 0, got {self.eps}")
+        check_ranges(self)
 
 
 def param_groups(

@@ -110,15 +110,15 @@ class PretrainConfig:
     (never below the warm-up or the steps done), so a slower machine trains fewer steps instead
     of running over. The decay ends at the chosen step, as if it had been ``max_steps`` from the
     start; the choice is saved, so a resumed run keeps it. > 0."""
-    lr: float = setting(1e-3, default_text="per model")
-    """Peak learning rate (> 0)."""
+    lr: float = setting(1e-3, above=0, default_text="per model")
+    """Peak learning rate."""
     warmup_steps: int = setting(500, min=0, default_text="per model")
     """Linear warm-up steps, at most max_steps."""
     optimizer: str = "lamb"
     """lamb (the reference) or adamw."""
-    weight_decay: float = 0.01
-    """Decoupled weight decay, in [0, 1) (LayerNorm and biases excluded)."""
-    clip_norm: float = 1.0
+    weight_decay: float = setting(0.01, min=0, below=1)
+    """Decoupled weight decay (LayerNorm and biases excluded)."""
+    clip_norm: float = setting(1.0, min=0)
     """Global gradient-norm clip, 0 = off."""
     precision: str = "auto"
     """fp32, bf16 (autocast) or auto (bf16 on CUDA/AMX/AVX512-BF16). Auto picks bf16 where
@@ -172,12 +172,6 @@ class PretrainConfig:
             isinstance(self.time_budget, (int, float)) and 0 < self.time_budget < math.inf
         ):
             raise AlbertctlError(f"time_budget must be a number of minutes > 0, got {self.time_budget!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise AlbertctlError(f"lr must be a number > 0, got {self.lr!r}")
-        if not 0.0 <= self.weight_decay < 1.0:
-            raise AlbertctlError(f"weight_decay must be in [0, 1), got {self.weight_decay!r}")
-        if not self.clip_norm >= 0.0:
-            raise AlbertctlError(f"clip_norm must be >= 0 (0 = off), got {self.clip_norm!r}")
         if self.optimizer not in ("lamb", "adamw"):
             raise AlbertctlError(f"optimizer must be lamb or adamw, got {self.optimizer!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
