@@ -392,7 +392,7 @@ def table_keys() -> dict[str, dict[str, _Key]]:
     from albertctl.data.config import MakeDataConfig
     from albertctl.demo import DemoDataConfig
     from albertctl.glue.config import FinetuneConfig
-    from albertctl.train.pretrain import PretrainConfig
+    from albertctl.train.pretrain_config import PretrainConfig
     from albertctl.vocab.build import BuildVocabConfig
 
     vocab = _field_keys(BuildVocabConfig, "vocab")
@@ -606,7 +606,7 @@ def build_stages(config: Mapping[str, Any], *, source_fingerprint: str | None = 
     from albertctl.demo import DemoDataConfig
     from albertctl.demo import source_fingerprint as embedded_fingerprint
     from albertctl.glue.config import FinetuneConfig
-    from albertctl.train.pretrain import read_toml_config, resolve_pretrain_config
+    from albertctl.train.pretrain_config import read_toml_config, resolve_pretrain_config
     from albertctl.vocab.build import BuildVocabConfig
 
     validate_config(config)

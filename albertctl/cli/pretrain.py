@@ -1,7 +1,7 @@
 """``albertctl pretrain`` (MLM + SOP pretraining) and ``albertctl plot`` (PNG curves of a run).
 
 Flags -> ``--config`` TOML underneath -> recipe defaults for the model ->
-:class:`~albertctl.train.pretrain.PretrainConfig` -> :func:`~albertctl.train.pretrain.pretrain`,
+:class:`~albertctl.train.pretrain_config.PretrainConfig` -> :func:`~albertctl.train.pretrain.pretrain`,
 drawn as a rich live progress bar (step, loss, MLM/SOP accuracy, lr, tokens/s, ETA). Under
 ``torchrun`` the rank comes from the environment and only rank 0 draws and writes.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from albertctl.settings import command, extra, options, values_for
-from albertctl.train.pretrain import PretrainConfig
+from albertctl.train.pretrain_config import PretrainConfig
 
 if TYPE_CHECKING:
     from albertctl.train.pretrain import PretrainReport, TrainEvent
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 def _pretrain(*, config: Path | None, recipe: str | None, **given: Any) -> None:
     from albertctl.train.distributed import context_from_env
-    from albertctl.train.pretrain import pretrain, read_toml_config, resolve_pretrain_config
+    from albertctl.train.pretrain import pretrain
+    from albertctl.train.pretrain_config import read_toml_config, resolve_pretrain_config
 
     flags: dict[str, Any] = {**values_for(PretrainConfig, given), "recipe": recipe}
     file_values = read_toml_config(config) if config is not None else None
