@@ -7,8 +7,11 @@ pull in torch. Public API::
     AlbertModel, AlbertForPreTraining, PreTrainingOutput,
     pretraining_loss, PreTrainingLoss,
     AlbertForSequenceClassification,
-    sequence_classification_loss                           (albert.py)
-    save_model, load_model, load_checkpoint, resolve_checkpoint, LoadedModel   (checkpoint.py)
+    sequence_classification_loss,
+    AlbertForQuestionAnswering, SpanLogits, span_loss,
+    AlbertForMultipleChoice, multiple_choice_loss          (albert.py)
+    save_model, load_model, load_checkpoint, read_checkpoint,
+    resolve_checkpoint, LoadedModel                        (checkpoint.py)
 """
 
 from __future__ import annotations
@@ -27,9 +30,15 @@ _EXPORTS = {
     "PreTrainingLoss": "albert",
     "pretraining_loss": "albert",
     "sequence_classification_loss": "albert",
+    "AlbertForQuestionAnswering": "albert",
+    "AlbertForMultipleChoice": "albert",
+    "SpanLogits": "albert",
+    "span_loss": "albert",
+    "multiple_choice_loss": "albert",
     "save_model": "checkpoint",
     "load_model": "checkpoint",
     "load_checkpoint": "checkpoint",
+    "read_checkpoint": "checkpoint",
     "resolve_checkpoint": "checkpoint",
     "LoadedModel": "checkpoint",
 }

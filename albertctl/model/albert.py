@@ -1,4 +1,5 @@
-"""The ALBERT model: backbone, pretraining heads (MLM + SOP), sequence classification, losses.
+"""The ALBERT model: backbone, pretraining heads (MLM + SOP), sequence classification, question
+answering (SQuAD spans), multiple choice (RACE), and their losses.
 
 Follows TF ALBERT (google-research/albert ``modeling.py``) and matches transformers'
 ``modeling_albert.py`` numerically (tests/test_model_parity.py). Reads and writes nothing; the
@@ -7,12 +8,13 @@ caller decides device and dtype (the modules are autocast-friendly).
 Shape legend:
     B batch, L sequence length, P masked positions per sequence, E embedding size,
     H hidden size, N attention heads, D head size (H / N), I intermediate size, V vocab size,
-    C number of labels.
+    C number of labels (classification) or of choices (multiple choice).
 
 Where we follow TF rather than transformers (docs/model.md): FFN-output dropout is applied
 (transformers 5 never applies it), the SOP head has no dropout, padded keys get -10000 added
 (not finfo.min, so an all-padding row stays finite), the pad row of the word table is trained
-like any other, and weights start from a normal truncated at 2 std.
+like any other, and weights start from a normal truncated at 2 std. The span and multiple-choice
+losses take masks: padded positions and absent choices get no softmax mass (see :func:`span_loss`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from albertctl.model.config import AlbertConfig
 MASK_VALUE = -10000.0
 # Added to the MLM weight sum, as in TF run_pretraining.py, so an all-padding batch gives 0, not NaN.
 MLM_WEIGHT_EPS = 1e-5
+# What masked logits are set to before a cross entropy (fp32): exp() of it underflows to exactly 0,
+# so a padded position or an absent choice takes no probability mass at all.
+LOGIT_MASK_VALUE = torch.finfo(torch.float32).min
 
 
 def activation(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -140,9 +145,19 @@ class AlbertGroup(nn.Module):
 
 
 class AlbertModel(nn.Module):
-    """The backbone: embeddings, E -> H mapping, shared layer groups, pooler on token 0."""
+    """The backbone: embeddings, E -> H mapping, shared layer groups, pooler on token 0.
 
-    def __init__(self, config: AlbertConfig, *, generator: torch.Generator | None = None) -> None:
+    ``add_pooling_layer=False`` leaves the pooler out (transformers does so for question answering,
+    whose checkpoints therefore hold no pooler weights); ``forward`` then returns ``None`` for it.
+    """
+
+    def __init__(
+        self,
+        config: AlbertConfig,
+        *,
+        add_pooling_layer: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.embeddings = AlbertEmbeddings(config)
@@ -150,7 +165,7 @@ class AlbertModel(nn.Module):
         # Hugging Face checkpoint loads. At E == H it is one extra H x H matrix.
         self.embedding_hidden_mapping_in = nn.Linear(config.embedding_size, config.hidden_size)
         self.groups = nn.ModuleList(AlbertGroup(config) for _ in range(config.num_hidden_groups))
-        self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
         init_albert_weights(self, config, generator)
 
     def forward(
@@ -158,8 +173,9 @@ class AlbertModel(nn.Module):
         input_ids: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
         input_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, L) ids, types, mask (1 token / 0 pad) -> sequence output (B, L, H), pooled (B, H)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, L) ids, types, mask (1 token / 0 pad) -> sequence output (B, L, H), pooled (B, H) or
+        ``None`` without a pooler."""
         if input_ids.shape[1] > self.config.max_position_embeddings:
             raise ValueError(
                 f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
@@ -172,6 +188,8 @@ class AlbertModel(nn.Module):
         mask = extended_attention_mask(input_mask, x.dtype)  # (B, 1, 1, L)
         for layer in range(self.config.num_hidden_layers):
             x = self.groups[group_of_layer(layer, self.config)](x, mask)
+        if self.pooler is None:
+            return x, None
         pooled = torch.tanh(self.pooler(x[:, 0]))  # (B, H)
         return x, pooled
 
@@ -223,6 +241,7 @@ class AlbertForPreTraining(nn.Module):
     ) -> PreTrainingOutput:
         """(B, L) inputs, optional (B, P) positions -> MLM logits (B, P, V) or (B, L, V), SOP (B, 2)."""
         sequence, pooled = self.albert(input_ids, token_type_ids, input_mask)  # (B, L, H), (B, H)
+        assert pooled is not None  # built with the pooler
         if masked_lm_positions is not None:
             index = masked_lm_positions.long()[:, :, None].expand(-1, -1, sequence.shape[-1])  # (B, P, H)
             sequence = torch.gather(sequence, 1, index)  # (B, P, H)
@@ -352,6 +371,7 @@ class AlbertForSequenceClassification(nn.Module):
     ) -> torch.Tensor:
         """(B, L) inputs -> (B, C) logits (C = 1: the regression score)."""
         _, pooled = self.albert(input_ids, token_type_ids, input_mask)  # (B, H)
+        assert pooled is not None  # built with the pooler
         return self.classifier(self.dropout(pooled))  # (B, C)
 
 
@@ -363,6 +383,139 @@ def sequence_classification_loss(
     if logits.shape[-1] == 1:
         return F.mse_loss(logits.float().squeeze(-1), labels.float(), reduction=reduction)
     return F.cross_entropy(logits.float(), labels.long(), reduction=reduction)
+
+
+class SpanLogits(NamedTuple):
+    """Start and end scores of an answer span, one per token (transformers' start/end_logits)."""
+
+    start: torch.Tensor
+    """(B, L): the answer starts at this token."""
+    end: torch.Tensor
+    """(B, L): the answer ends at this token (inclusive)."""
+
+
+class AlbertForQuestionAnswering(nn.Module):
+    """Backbone without the pooler + Linear H -> 2 on every token: start and end scores.
+
+    No pooler, as transformers' ``AlbertForQuestionAnswering`` (``add_pooling_layer=False``), so our
+    QA checkpoints and theirs have the same keys. No dropout before ``qa_outputs``, as both
+    transformers and TF ``squad_utils.py`` (v1 head). TF's SQuAD 2.0 head (XLNet-style top-k start/end
+    with an answer classifier) is not reproduced: SQuAD 2.0 uses this head with the no-answer span
+    on token 0, as transformers does.
+    """
+
+    def __init__(self, config: AlbertConfig, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        generator = default_generator(generator)
+        self.albert = AlbertModel(config, add_pooling_layer=False, generator=generator)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        init_albert_weights(self.qa_outputs, config, generator)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        input_mask: torch.Tensor | None = None,
+    ) -> SpanLogits:
+        """(B, L) inputs -> start and end scores, each (B, L), in the dtype the model computes in."""
+        sequence, _ = self.albert(input_ids, token_type_ids, input_mask)  # (B, L, H)
+        logits = self.qa_outputs(sequence)  # (B, L, 2)
+        start, end = logits.unbind(-1)  # each (B, L)
+        return SpanLogits(start=start.contiguous(), end=end.contiguous())
+
+
+class AlbertForMultipleChoice(nn.Module):
+    """Backbone + dropout(classifier_dropout_prob) + Linear H -> 1 on the pooled output of each
+    (question, choice) sequence; the C scores of a question are compared by a softmax.
+
+    As transformers' ``AlbertForMultipleChoice`` and TF ``race_utils.py``: the choices are flattened
+    into the batch, so the backbone sees B*C sequences.
+    """
+
+    def __init__(self, config: AlbertConfig, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        generator = default_generator(generator)
+        self.albert = AlbertModel(config, generator=generator)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        init_albert_weights(self.classifier, config, generator)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        input_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, C, L) inputs -> (B, C) scores, one per choice."""
+        if input_ids.dim() != 3:
+            raise ValueError(f"multiple choice input_ids must be (B, C, L), got {tuple(input_ids.shape)}")
+        batch, choices, length = input_ids.shape
+
+        def flat(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.reshape(batch * choices, length)  # (B*C, L)
+
+        _, pooled = self.albert(flat(input_ids), flat(token_type_ids), flat(input_mask))  # (B*C, H)
+        assert pooled is not None  # built with the pooler
+        scores = self.classifier(self.dropout(pooled))  # (B*C, 1)
+        return scores.view(batch, choices)  # (B, C)
+
+
+def span_loss(
+    logits: SpanLogits,
+    start_positions: torch.Tensor,
+    end_positions: torch.Tensor,
+    *,
+    input_mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """(CE(start) + CE(end)) / 2 from (B, L) span logits and (B,) (or (B, 1)) token positions, in fp32.
+
+    Targets follow transformers' ``AlbertForQuestionAnswering``: positions are clamped to [0, L], so
+    a negative position becomes token 0 (it is *not* ignored) and a position >= L (an answer outside
+    the window) is ignored. ``reduction="mean"`` is transformers' loss: each of the two terms is
+    the mean over its own non-ignored targets (NaN when all are ignored, as there).
+    ``reduction="sum"``: the sum over the batch of the per-window losses, ignored terms counting 0,
+    for callers that divide by the global number of windows.
+
+    The one difference: given ``input_mask`` (B, L), padded positions take no softmax mass (their
+    logits are set to :data:`LOGIT_MASK_VALUE`) and a target on a padded position is ignored like
+    one past the end, so with dynamic padding the loss does not depend on how far a batch is
+    padded. The references pad every window to a fixed 384 tokens and let padding share the softmax.
+    """
+    length = logits.start.shape[1]
+    padded = None if input_mask is None else input_mask == 0  # (B, L)
+    total = logits.start.new_zeros((), dtype=torch.float32)
+    for scores, positions in ((logits.start, start_positions), (logits.end, end_positions)):
+        scores = scores.float()  # (B, L)
+        positions = positions.long().reshape(-1).clamp(0, length)  # (B,); L = ignored
+        if padded is not None:
+            scores = scores.masked_fill(padded, LOGIT_MASK_VALUE)
+            on_padding = padded.gather(1, positions.clamp(max=length - 1)[:, None]).squeeze(1)  # (B,)
+            positions = positions.masked_fill(on_padding & (positions < length), length)
+        total = total + F.cross_entropy(scores, positions, ignore_index=length, reduction=reduction)
+    return total / 2
+
+
+def multiple_choice_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    choice_mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Cross entropy over the choices, in fp32, from (B, C) scores and (B,) correct-choice ids.
+
+    ``choice_mask`` (B, C), 1 = a real choice, 0 = padding for a question with fewer than C options:
+    absent choices take no softmax mass (a label pointing at one gives a huge loss; readers never
+    produce it). Labels of -100 are ignored, as in ``F.cross_entropy``. ``reduction``: mean (the
+    reference), or sum over the batch (normalised by the caller).
+    """
+    scores = logits.float()  # (B, C)
+    if choice_mask is not None:
+        scores = scores.masked_fill(choice_mask == 0, LOGIT_MASK_VALUE)
+    return F.cross_entropy(scores, labels.long(), reduction=reduction)
 
 
 def default_generator(generator: torch.Generator | None) -> torch.Generator:

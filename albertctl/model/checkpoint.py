@@ -4,7 +4,10 @@ Our folder (``save_model``) holds ``config.json`` (the ``AlbertConfig`` fields p
 ``format_version``, ``head`` and ``num_labels``) and ``model.safetensors`` (our parameter names),
 plus the tokenizer files when one is given. ``load_model`` also reads a transformers directory
 (``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``, the latter with
-``weights_only=True``), renaming keys through ``hf.py``. Loading never unpickles objects.
+``weights_only=True``), renaming keys through ``hf.py``; its head comes from the weights and
+config.json's ``architectures`` (sequence classification and multiple choice share the
+``classifier.*`` names), a classifier's label names from ``id2label``. Loading never unpickles
+objects.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from torch import nn
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import atomic_dir, read_json, write_json, write_safetensors
 from albertctl.model import hf
-from albertctl.model.albert import AlbertForPreTraining, AlbertForSequenceClassification, AlbertModel
+from albertctl.model.albert import (
+    AlbertForMultipleChoice,
+    AlbertForPreTraining,
+    AlbertForQuestionAnswering,
+    AlbertForSequenceClassification,
+    AlbertModel,
+)
 from albertctl.model.config import AlbertConfig
 
 logger = logging.getLogger(__name__)
@@ -33,14 +42,26 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 HF_BIN_FILE = "pytorch_model.bin"
 
-Head = Literal["pretraining", "classification", "backbone"]
-HEADS: tuple[str, ...] = ("pretraining", "classification", "backbone")
-# Parameters (our names) of each head beyond the backbone ("albert.*").
+Head = Literal["pretraining", "classification", "backbone", "question_answering", "multiple_choice"]
+HEADS: tuple[str, ...] = (
+    "pretraining",
+    "classification",
+    "backbone",
+    "question_answering",
+    "multiple_choice",
+)
+# Parameters (our names) of each head beyond the backbone ("albert.*"). Classification and
+# multiple choice share "classifier." (as in transformers); the folder's head tells them apart.
 HEAD_PREFIXES: dict[str, tuple[str, ...]] = {
     "pretraining": ("mlm_head.", "sop_classifier."),
     "classification": ("classifier.",),
     "backbone": (),
+    "question_answering": ("qa_outputs.",),
+    "multiple_choice": ("classifier.",),
 }
+# The question-answering backbone has no pooler (transformers builds it without one), so the
+# pooler may be absent, as a whole, from either the checkpoint or the model being loaded.
+POOLER_PREFIX = "albert.pooler."
 # A run directory's checkpoints: RUN_DIR/checkpoints/step-NNNNNN/ (albertctl.train.checkpoint
 # writes them), each a model folder plus the trainer's state.
 CHECKPOINTS = "checkpoints"
@@ -64,6 +85,10 @@ def head_of(model: nn.Module) -> tuple[str, int | None]:
         return "pretraining", None
     if isinstance(model, AlbertForSequenceClassification):
         return "classification", model.num_labels
+    if isinstance(model, AlbertForQuestionAnswering):
+        return "question_answering", None
+    if isinstance(model, AlbertForMultipleChoice):
+        return "multiple_choice", None
     if isinstance(model, AlbertModel):
         return "backbone", None
     raise TypeError(f"not an albertctl ALBERT model: {type(model).__name__}")
@@ -97,7 +122,7 @@ class LoadedModel:
     """What ``load_checkpoint`` built and what it had to make up."""
 
     model: nn.Module
-    """AlbertForPreTraining, AlbertForSequenceClassification or AlbertModel, in train mode, fp32, CPU."""
+    """One of our model classes (:func:`build_model`), in train mode, fp32, CPU."""
     config: AlbertConfig
     """The model's config (after ``overrides``)."""
     source_format: str
@@ -109,7 +134,15 @@ class LoadedModel:
 
 
 def read_checkpoint(path: Path) -> tuple[AlbertConfig, dict[str, Any], dict[str, torch.Tensor], list[str]]:
-    """(config, metadata, state dict in our names, unknown HF keys) of a model folder, ours or HF."""
+    """(config, metadata, state dict in our names, unknown HF keys) of a model folder, ours or HF.
+
+    ``meta`` holds ``format`` ("albertctl" or "huggingface"), ``head`` (one of :data:`HEADS`, or
+    None for an HF folder whose head cannot be told), ``num_labels`` (a classifier's outputs, else
+    None), ``label_names`` (a transformers classifier's ``id2label`` in output order; None for our
+    folders, whose task files hold the labels) and ``problem_type`` ("regression" or
+    "single_label_classification" for a classifier; a transformers folder's own value, possibly
+    None); an HF folder's also has ``architectures``.
+    """
     from safetensors.torch import load_file
 
     path = resolve_checkpoint(path)
@@ -123,10 +156,13 @@ def read_checkpoint(path: Path) -> tuple[AlbertConfig, dict[str, Any], dict[str,
                 f"this albertctl reads {FORMAT_VERSION}",
                 hint="upgrade albertctl",
             )
-        meta = {"format": "albertctl", "head": data.get("head"), "num_labels": data.get("num_labels")}
+        stored = {"format": FORMAT, "head": data.get("head"), "num_labels": data.get("num_labels")}
         config = AlbertConfig.from_dict(
-            {k: v for k, v in data.items() if k not in meta and k != "format_version"}
+            {k: v for k, v in data.items() if k not in stored and k != "format_version"}
         )
+        meta = {**stored, "format": "albertctl", "label_names": None, "problem_type": None}
+        if meta["head"] == "classification" and meta["num_labels"] is not None:
+            meta["problem_type"] = "regression" if meta["num_labels"] == 1 else "single_label_classification"
         state = load_file(str(path / WEIGHTS_FILE))
         if meta["head"] == "backbone":
             state = {f"albert.{k}": v for k, v in state.items()}
@@ -151,13 +187,42 @@ def read_checkpoint(path: Path) -> tuple[AlbertConfig, dict[str, Any], dict[str,
         raise AlbertctlError(f"{path} has no {WEIGHTS_FILE} or {HF_BIN_FILE}")
     state, unknown = hf.from_hf_state_dict(raw)
     architectures = data.get("architectures") or []
-    meta = {"format": "huggingface", "head": None, "num_labels": num_labels, "architectures": architectures}
-    if any(key.startswith("classifier.") for key in state):
-        meta["head"] = "classification"
+    head = _hf_head(architectures, state)
+    meta = {
+        "format": "huggingface",
+        "head": head,
+        "num_labels": None,
+        "label_names": None,
+        "problem_type": None,
+        "architectures": architectures,
+    }
+    if head == "classification":
         meta["num_labels"] = (
             int(state["classifier.weight"].shape[0]) if "classifier.weight" in state else num_labels
         )
+        names = hf.label_names_of(data, where=str(path / CONFIG_FILE))
+        if names is not None and len(names) != meta["num_labels"]:
+            raise AlbertctlError(
+                f"{path / CONFIG_FILE}: id2label names {len(names)} labels, "
+                f"the classifier has {meta['num_labels']} outputs",
+                hint="make id2label list one name per classifier output",
+            )
+        meta["label_names"] = names
+        meta["problem_type"] = data.get("problem_type")
     return config, meta, state, unknown
+
+
+def _hf_head(architectures: list[str], state: dict[str, torch.Tensor]) -> str | None:
+    """Our head name for a transformers folder: the weights decide, ``architectures`` tells
+    multiple choice from sequence classification (both ``classifier.*``) and names a bare backbone."""
+    named = [hf.HEADS_BY_ARCHITECTURE[a] for a in architectures if a in hf.HEADS_BY_ARCHITECTURE]
+    if any(key.startswith("qa_outputs.") for key in state):
+        return "question_answering"
+    if any(key.startswith("classifier.") for key in state):
+        return "multiple_choice" if "multiple_choice" in named else "classification"
+    if any(key.startswith(("mlm_head.", "sop_classifier.")) for key in state):
+        return "pretraining"
+    return "backbone" if "backbone" in named else None
 
 
 def build_model(
@@ -172,6 +237,10 @@ def build_model(
         return AlbertForSequenceClassification(config, num_labels, generator=generator)
     if head == "backbone":
         return AlbertModel(config, generator=generator)
+    if head == "question_answering":
+        return AlbertForQuestionAnswering(config, generator=generator)
+    if head == "multiple_choice":
+        return AlbertForMultipleChoice(config, generator=generator)
     raise AlbertctlError(f"unknown head {head!r}", hint=f"use one of {', '.join(HEADS)}")
 
 
@@ -180,11 +249,28 @@ def match_state(
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """(tensors to copy into ``target``, head keys to leave initialised); both dicts use our names.
 
-    The backbone (``albert.*``) must match key for key and shape for shape; a head tensor that is
-    absent or of another shape (e.g. another label count) is left to its fresh initialisation.
+    The backbone (``albert.*``) must match key for key and shape for shape, except the pooler,
+    which a question-answering model and checkpoint lack: a pooler the checkpoint lacks as a whole
+    stays freshly initialised (listed like a head tensor), one the target lacks is left unused. A
+    head tensor that is absent or of another shape (e.g. another label count) is left to its fresh
+    initialisation.
     """
-    missing = sorted(k for k in target if k.startswith("albert.") and k not in state)
-    extra = sorted(k for k in state if k.startswith("albert.") and k not in target)
+    state_has_pooler = any(k.startswith(POOLER_PREFIX) for k in state)
+    target_has_pooler = any(k.startswith(POOLER_PREFIX) for k in target)
+    missing = sorted(
+        k
+        for k in target
+        if k.startswith("albert.")
+        and k not in state
+        and (state_has_pooler or not k.startswith(POOLER_PREFIX))
+    )
+    extra = sorted(
+        k
+        for k in state
+        if k.startswith("albert.")
+        and k not in target
+        and (target_has_pooler or not k.startswith(POOLER_PREFIX))
+    )
     for what, keys in (
         ("lacks backbone weights", missing),
         ("has backbone weights its config has no place for", extra),
@@ -223,8 +309,11 @@ def load_checkpoint(
 
     The backbone must be complete and shape-compatible; head parameters are loaded when present
     and of the right shape, else freshly initialised (from ``generator``) and listed in
-    ``initialized``. ``overrides`` replaces config fields that do not change shapes (dropouts).
-    ``num_labels`` defaults to the checkpoint's for a classification checkpoint.
+    ``initialized``; a checkpoint of another head never lends its head tensors (a multiple-choice
+    scorer is not a one-output regressor, though both are ``classifier.*``), and a question-answering
+    checkpoint has no pooler to lend (:func:`match_state`). ``overrides`` replaces config fields that
+    do not change shapes (dropouts). ``num_labels`` defaults to the checkpoint's for a
+    classification checkpoint and is not used by the other heads.
     """
     if head not in HEADS:
         raise AlbertctlError(f"unknown head {head!r}", hint=f"use one of {', '.join(HEADS)}")
@@ -242,8 +331,12 @@ def load_checkpoint(
     target = model.state_dict()
     if head == "backbone":
         target = {f"albert.{k}": v for k, v in target.items()}
-    to_load, initialized = match_state(target, state, source=str(path))
-    unused = sorted(set(state) - set(target)) + unknown
+    foreign: set[str] = set()
+    if meta.get("head") in HEADS and meta["head"] != head:
+        foreign = {k for k in state if not k.startswith("albert.")}
+    usable = {k: v for k, v in state.items() if k not in foreign}
+    to_load, initialized = match_state(target, usable, source=str(path))
+    unused = sorted((set(state) - set(target)) | foreign) + unknown
     with torch.no_grad():
         for key, tensor in to_load.items():
             target[key].copy_(tensor)

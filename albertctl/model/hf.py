@@ -3,12 +3,15 @@
 Our parameter names (``albert.groups.0.blocks.0.attention.query.weight``) differ from
 transformers' (``albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight``);
 this module renames state dicts both ways and writes/reads the transformers ``config.json``
-(docs/reference.md §4). It never imports transformers; tensors are only renamed, never changed.
+(docs/reference.md §4), including which head class a folder is for (``architectures``) and a
+classifier's label names (``id2label``). It never imports transformers; tensors are only renamed,
+never changed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -48,13 +51,16 @@ _BACKBONE_RULES_BACK: tuple[tuple[str, str], ...] = (
     (r"^encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.", r"groups.\1.blocks.\2."),
     (r"^pooler\.", "pooler."),
 )
-# Head renames (full keys), ours -> HF.
+# Head renames (full keys), ours -> HF. Sequence classification and multiple choice both name
+# their Linear "classifier" (C outputs, or 1), as transformers does; config.json's
+# "architectures" tells them apart. Question answering's "qa_outputs" is named alike on both sides.
 _HEAD_RULES: tuple[tuple[str, str], ...] = (
     (r"^mlm_head\.layer_norm\.", "predictions.LayerNorm."),
     (r"^mlm_head\.dense\.", "predictions.dense."),
     (r"^mlm_head\.bias$", "predictions.bias"),
     (r"^sop_classifier\.", "sop_classifier.classifier."),
     (r"^classifier\.", "classifier."),
+    (r"^qa_outputs\.", "qa_outputs."),
 )
 _HEAD_RULES_BACK: tuple[tuple[str, str], ...] = (
     (r"^predictions\.LayerNorm\.", "mlm_head.layer_norm."),
@@ -62,6 +68,7 @@ _HEAD_RULES_BACK: tuple[tuple[str, str], ...] = (
     (r"^predictions\.bias$", "mlm_head.bias"),
     (r"^sop_classifier\.classifier\.", "sop_classifier."),
     (r"^classifier\.", "classifier."),
+    (r"^qa_outputs\.", "qa_outputs."),
 )
 # HF keys that carry no information of their own: the tied decoder (a copy of the word table and
 # of predictions.bias) and the old non-persistent position_ids buffer.
@@ -71,7 +78,11 @@ HF_ARCHITECTURES = {
     "pretraining": "AlbertForPreTraining",
     "classification": "AlbertForSequenceClassification",
     "backbone": "AlbertModel",
+    "question_answering": "AlbertForQuestionAnswering",
+    "multiple_choice": "AlbertForMultipleChoice",
 }
+# config.json "architectures" entry -> our head name.
+HEADS_BY_ARCHITECTURE = {arch: head for head, arch in HF_ARCHITECTURES.items()}
 
 
 def _rename(key: str, rules: tuple[tuple[str, str], ...]) -> str | None:
@@ -130,12 +141,34 @@ def from_hf_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.
     return out, unknown
 
 
-def to_hf_config(config: AlbertConfig, *, head: str, num_labels: int | None) -> dict[str, Any]:
-    """A transformers ``config.json`` for ``config`` (docs/reference.md §4).
+def to_hf_config(
+    config: AlbertConfig,
+    *,
+    head: str,
+    num_labels: int | None,
+    label_names: Sequence[str] | None = None,
+    problem_type: str | None = None,
+) -> dict[str, Any]:
+    """A transformers ``config.json`` for ``config`` with ``head`` (docs/reference.md §4).
 
-    A pretraining config keeps ``num_labels`` 2, because transformers sizes the SOP head from it.
+    A pretraining config keeps ``num_labels`` 2, because transformers sizes the SOP head from it;
+    question answering has 2 too (transformers sizes ``qa_outputs`` from it); multiple choice
+    ignores it (its classifier always has one output). A classifier's ``id2label`` is
+    ``label_names`` in output order, else ``LABEL_i``; ``problem_type`` defaults to regression for
+    one output and single-label classification otherwise.
     """
     labels = num_labels if head == "classification" and num_labels is not None else 2
+    if head != "classification" and (label_names is not None or problem_type is not None):
+        raise AlbertctlError(
+            f"label names and problem_type describe a classification head, not {head!r}",
+            hint="pass them only when exporting a sequence classifier",
+        )
+    names = [f"LABEL_{i}" for i in range(labels)] if label_names is None else [str(n) for n in label_names]
+    if len(names) != labels or len(set(names)) != len(names):
+        raise AlbertctlError(
+            f"label names {names} do not name the classifier's {labels} outputs once each",
+            hint=f"give {labels} distinct names, in output order",
+        )
     data: dict[str, Any] = {
         "architectures": [HF_ARCHITECTURES[head]],
         "model_type": "albert",
@@ -145,12 +178,41 @@ def to_hf_config(config: AlbertConfig, *, head: str, num_labels: int | None) -> 
         "bos_token_id": 2,
         "eos_token_id": 3,
         "tie_word_embeddings": True,
-        "id2label": {str(i): f"LABEL_{i}" for i in range(labels)},
-        "label2id": {f"LABEL_{i}": i for i in range(labels)},
+        "id2label": {str(i): name for i, name in enumerate(names)},
+        "label2id": {name: i for i, name in enumerate(names)},
     }
     if head == "classification":
-        data["problem_type"] = "regression" if labels == 1 else "single_label_classification"
+        expected = "regression" if labels == 1 else "single_label_classification"
+        if problem_type is not None and problem_type != expected:
+            raise AlbertctlError(
+                f"problem_type {problem_type!r} does not fit a classifier with {labels} output(s)",
+                hint=f"albertctl trains one output as regression and several as single-label "
+                f"classification: use {expected!r}",
+            )
+        data["problem_type"] = expected
     return data
+
+
+def label_names_of(data: dict[str, Any], *, where: str) -> list[str] | None:
+    """A transformers ``config.json``'s ``id2label`` as label names in output order (None if absent).
+
+    ``where`` (the file) goes into the error when the keys are not the numbers 0..C-1.
+    """
+    id2label = data.get("id2label")
+    if not id2label:
+        return None
+    if not isinstance(id2label, dict):
+        raise AlbertctlError(f"{where}: id2label must be an object mapping output numbers to label names")
+    try:
+        by_index = {int(key): str(name) for key, name in id2label.items()}
+    except (TypeError, ValueError):
+        by_index = {}
+    if sorted(by_index) != list(range(len(id2label))):
+        raise AlbertctlError(
+            f"{where}: id2label keys {sorted(id2label)} are not the output numbers 0..{len(id2label) - 1}",
+            hint='number the labels from 0, as transformers writes them: {"0": "negative", "1": "positive"}',
+        )
+    return [by_index[i] for i in range(len(by_index))]
 
 
 def from_hf_config(data: dict[str, Any]) -> tuple[AlbertConfig, int | None]:
