@@ -94,6 +94,17 @@ class Tokenizer(abc.ABC):
         """Ids of many texts."""
         return [self.encode(t) for t in texts]
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids of one text (always exactly :meth:`encode`'s) and, for each, the ``(start, end)``
+        character span of the original ``text`` it came from (see :mod:`albertctl.vocab.offsets`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not give token offsets")
+
+    def encode_batch_with_offsets(
+        self, texts: Sequence[str], *, num_threads: int | None = None
+    ) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """:meth:`encode_with_offsets` of many texts."""
+        return [self.encode_with_offsets(t) for t in texts]
+
     def tokenize(self, text: str) -> list[str]:
         """Pieces of one text (for inspection)."""
         return [self._pieces[i] for i in self.encode(text)]

@@ -185,6 +185,78 @@ class SentencePieceTokenizer(Tokenizer):
         batch = self._sp.Encode(normalized, out_type=int, num_threads=threads)
         return [self._fix_digit_comma(ids) for ids in batch]
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids of one text (exactly :meth:`encode`'s) and each token's span of the original text.
+
+        SentencePiece reports each piece's span in the text it was given; the spans go back
+        through the alignment :func:`~albertctl.vocab.offsets.align_normalization` builds while
+        normalizing. A ``▁word`` piece covers ``word``; a lone ``▁`` is zero-width at the next
+        character; pieces the digit-comma fix splits get the split spans.
+        """
+        return self.encode_batch_with_offsets([text])[0]
+
+    def encode_batch_with_offsets(
+        self, texts: Sequence[str], *, num_threads: int | None = None
+    ) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """:meth:`encode_with_offsets` of many texts, SentencePiece's threaded batch encoder inside."""
+        from albertctl.vocab.offsets import align_normalization, map_spans
+
+        alignments = [align_normalization(t, self.normalization) for t in texts]
+        threads = self.num_threads if num_threads is None else num_threads
+        encoded = self._encode_spans([a.text for a in alignments], threads)
+        out: list[tuple[list[int], list[tuple[int, int]]]] = []
+        for alignment, (ids, pieces, spans) in zip(alignments, encoded, strict=True):
+            ids, spans = self._fix_digit_comma_spans(ids, pieces, spans)
+            out.append((ids, map_spans(alignment, [b for b, _ in spans], [e for _, e in spans])))
+        return out
+
+    def _encode_spans(
+        self, normalized: list[str], num_threads: int
+    ) -> list[tuple[list[int], list[str], list[tuple[int, int]]]]:
+        """Ids, pieces and ``[begin, end)`` character spans (in the given text) of each text."""
+        try:
+            batch = self._sp.Encode(normalized, out_type="offset_mapping", num_threads=num_threads)
+        except (ValueError, RuntimeError):
+            # sentencepiece < 0.2.3 has no offset_mapping; its immutable proto has the character
+            # spans (the Python wrapper converts them from bytes).
+            protos = self._sp.Encode(normalized, out_type="immutable_proto", num_threads=num_threads)
+            return [
+                ([p.id for p in t.pieces], [p.piece for p in t.pieces], [(p.begin, p.end) for p in t.pieces])
+                for t in protos
+            ]
+        return [(r["ids"], r["pieces"], r["offsets"]) for r in batch]
+
+    def _fix_digit_comma_spans(
+        self, ids: list[int], pieces: list[str], spans: list[tuple[int, int]]
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """:meth:`_fix_digit_comma` keeping spans: the comma gets the piece's last character, the
+        re-encoded digits the characters before it."""
+        if not self.normalization.digit_comma_fix or self._digit_comma_ids.isdisjoint(ids):
+            return ids, spans
+        fixed: list[int] = []
+        fixed_spans: list[tuple[int, int]] = []
+        for token_id, piece, (begin, end) in zip(ids, pieces, spans, strict=True):
+            if token_id not in self._digit_comma_ids:
+                fixed.append(token_id)
+                fixed_spans.append((begin, end))
+                continue
+            digits = piece[:-1].replace(SPIECE_UNDERLINE, "")
+            _, sub_pieces, sub_spans = self._encode_spans([digits], 1)[0]
+            sub_pieces, sub_spans = list(sub_pieces), list(sub_spans)
+            # As in _fix_digit_comma: a piece that did not start a word must not gain a "▁".
+            if piece[0] != SPIECE_UNDERLINE and sub_pieces and sub_pieces[0][0] == SPIECE_UNDERLINE:
+                if len(sub_pieces[0]) == 1:
+                    sub_pieces, sub_spans = sub_pieces[1:], sub_spans[1:]
+                else:
+                    sub_pieces[0] = sub_pieces[0][1:]
+            # The digits are the characters just before the comma (the piece's last character).
+            base = max(begin, end - 1 - len(digits))
+            fixed.extend(self._sp.PieceToId(p) for p in sub_pieces)
+            fixed_spans.extend((min(base + b, end - 1), min(base + e, end - 1)) for b, e in sub_spans)
+            fixed.append(self._comma_id)
+            fixed_spans.append((max(begin, end - 1), end))
+        return fixed, fixed_spans
+
     # -- inspection -----------------------------------------------------------------------------
 
     def piece_to_id(self, piece: str) -> int:

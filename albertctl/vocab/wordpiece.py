@@ -261,6 +261,30 @@ class WordPieceTokenizer(Tokenizer):
     def encode(self, text: str) -> list[int]:
         return [i for word in self.split_words(text) for i in self._word_ids(word)]
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids of one text (exactly :meth:`encode`'s) and each token's span of the original text:
+        a ``##ing`` piece covers its own characters, an ``[UNK]`` the whole word it replaced."""
+        from albertctl.vocab.offsets import monotonic_spans, split_words_with_offsets
+
+        ids: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        for word, word_starts, word_ends in split_words_with_offsets(text, self.config):
+            word_ids = self._word_ids(word)
+            if word_ids == [self.unk_id]:
+                ids.append(self.unk_id)
+                starts.append(word_starts[0])
+                ends.append(word_ends[-1])
+                continue
+            x = 0
+            for k, token_id in enumerate(word_ids):
+                y = x + len(self._pieces[token_id]) - (len(CONTINUATION) if k else 0)
+                ids.append(token_id)
+                starts.append(word_starts[x])
+                ends.append(word_ends[y - 1])
+                x = y
+        return ids, monotonic_spans(starts, ends)
+
     def piece_to_id(self, piece: str) -> int:
         return self._ids.get(piece, self.unk_id)
 
