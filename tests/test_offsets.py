@@ -16,8 +16,8 @@ import pytest
 
 from albertctl.vocab import NormalizationConfig, SentencePieceTokenizer, load_tokenizer, normalize_text
 from albertctl.vocab.base import SPIECE_UNDERLINE, Tokenizer
-from albertctl.vocab.offsets import align_normalization, monotonic_spans, split_words_with_offsets
-from albertctl.vocab.wordpiece import CONTINUATION, WordPieceTokenizer
+from albertctl.vocab.offsets import align_normalization, monotonic_spans
+from albertctl.vocab.wordpiece import CONTINUATION, WordPieceTokenizer, split_words_with_offsets
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CORPUS, ZH_CORPUS, SQUAD = (

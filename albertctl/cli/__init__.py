@@ -26,6 +26,7 @@ from albertctl.cli import (
     make_data,
     pipeline,
     pretrain,
+    reading,
 )
 from albertctl.cli.options import typer_app
 from albertctl.errors import AlbertctlError
@@ -50,7 +51,17 @@ def root(
     """albertctl: build-vocab -> make-data -> pretrain -> finetune glue."""
 
 
-for _module in (build_vocab, make_data, pretrain, finetune, eval_pretrain, export, importer, pipeline):
+for _module in (
+    build_vocab,
+    make_data,
+    pretrain,
+    finetune,
+    reading,
+    eval_pretrain,
+    export,
+    importer,
+    pipeline,
+):
     _module.register(app)
 
 # click's usage-error and abort classes, found through typer's public BadParameter/Abort so this

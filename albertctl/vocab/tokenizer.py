@@ -52,6 +52,7 @@ from albertctl.vocab.base import (
 )
 from albertctl.vocab.hf_export import write_hf_files
 from albertctl.vocab.normalize import NormalizationConfig, normalize_text
+from albertctl.vocab.offsets import align_normalization, map_spans
 from albertctl.vocab.spm_proto import USER_DEFINED, piece_types
 from albertctl.vocab.wordpiece import WordPieceConfig, WordPieceTokenizer, wordpiece_word_start
 
@@ -199,7 +200,6 @@ class SentencePieceTokenizer(Tokenizer):
         self, texts: Sequence[str], *, num_threads: int | None = None
     ) -> list[tuple[list[int], list[tuple[int, int]]]]:
         """:meth:`encode_with_offsets` of many texts, SentencePiece's threaded batch encoder inside."""
-        from albertctl.vocab.offsets import align_normalization, map_spans
 
         alignments = [align_normalization(t, self.normalization) for t in texts]
         threads = self.num_threads if num_threads is None else num_threads

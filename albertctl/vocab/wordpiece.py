@@ -25,6 +25,7 @@ words needs a word segmenter (docs/vocab.md).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -34,9 +35,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import write_json
 from albertctl.vocab.base import CONFIG_FILE, WORDPIECE_FILE, Tokenizer, WordStartRule
+from albertctl.vocab.offsets import _per_char, code_points, monotonic_spans
 
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 CONTINUATION = "##"
@@ -264,7 +268,6 @@ class WordPieceTokenizer(Tokenizer):
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Ids of one text (exactly :meth:`encode`'s) and each token's span of the original text:
         a ``##ing`` piece covers its own characters, an ``[UNK]`` the whole word it replaced."""
-        from albertctl.vocab.offsets import monotonic_spans, split_words_with_offsets
 
         ids: list[int] = []
         starts: list[int] = []
@@ -338,3 +341,101 @@ class WordPieceTokenizer(Tokenizer):
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer({str(self.vocab_file)!r}, vocab_size={self.vocab_size})"
+
+
+# --- WordPiece: BERT's basic tokenization with offsets ----------------------------------------------
+
+_DROP, _SPACE, _CJK, _KEEP = 0, 1, 2, 3
+
+
+@functools.cache
+def _wordpiece_class(char: str, chinese: bool) -> int:
+    """What BERT's cleaning does with ``char`` (:func:`albertctl.vocab.wordpiece._clean`, then
+    ``str.split``, which also splits on the U+2028/U+2029 separators cleaning keeps)."""
+    code = ord(char)
+    if code == 0 or code == 0xFFFD or _is_control(char):
+        return _DROP
+    if _is_whitespace(char) or char.isspace():
+        return _SPACE
+    if chinese and is_chinese_char(code):
+        return _CJK
+    return _KEEP
+
+
+_ASCII_WORDPIECE = np.array([_wordpiece_class(chr(c), False) for c in range(128)], dtype=np.int64)
+
+
+@functools.cache
+def _wordpiece_length(char: str, lower: bool, strip: bool) -> int:
+    """How many characters ``char`` becomes in its word (lower-case, then NFD without ``Mn``);
+    additive over a word: NFD only reorders marks, and only the final sigma is contextual."""
+    if lower:
+        char = char.lower()
+    return len(_strip_accents(char) if strip else char)
+
+
+def _raw_words(text: str, chinese: bool) -> list[tuple[str, list[int]]]:
+    """Whitespace-separated words of the cleaned text (each CJK ideograph alone), each with the
+    original index of every character."""
+    codes = code_points(text)
+    if text.isascii():
+        classes = _ASCII_WORDPIECE[codes]
+    else:
+        classes = _per_char(codes, functools.partial(_wordpiece_class, chinese=chinese))
+    where = np.flatnonzero(classes != _DROP)  # dropped characters neither count nor split words
+    kinds = classes[where]
+    keep = kinds == _KEEP
+    before = np.concatenate(([False], keep[:-1]))
+    after = np.concatenate((keep[1:], [False]))
+    first = np.flatnonzero((kinds == _CJK) | (keep & ~before))
+    last = np.flatnonzero((kinds == _CJK) | (keep & ~after)) + 1
+    words: list[tuple[str, list[int]]] = []
+    for s, e in zip(first.tolist(), last.tolist(), strict=True):
+        a, z = int(where[s]), int(where[e - 1]) + 1
+        if z - a == e - s:  # no dropped character inside: a plain slice
+            words.append((text[a:z], list(range(a, z))))
+        else:
+            index = where[s:e].tolist()
+            words.append(("".join(text[i] for i in index), index))
+    return words
+
+
+def split_words_with_offsets(text: str, config: WordPieceConfig) -> list[tuple[str, list[int], list[int]]]:
+    """:meth:`WordPieceTokenizer.split_words` with offsets: ``(word, starts, ends)`` where
+    ``starts[j], ends[j]`` is the original span character ``j`` of ``word`` came from."""
+    strip = config.strips_accents
+    out: list[tuple[str, list[int], list[int]]] = []
+    for raw, index in _raw_words(text, config.tokenize_chinese_chars):
+        word = raw.lower() if config.lower else raw
+        if strip and not word.isascii():
+            word = _strip_accents(word)
+        if raw.isascii():
+            starts = index
+            ends = [i + 1 for i in index]
+        else:
+            starts, ends = _expand(index, [_wordpiece_length(c, config.lower, strip) for c in raw])
+        assert len(starts) == len(word), "word lengths must add up"
+        x = 0
+        for part in _split_punctuation(word):
+            y = x + len(part)
+            out.append((part, starts[x:y], ends[x:y]))
+            x = y
+    return out
+
+
+def _expand(index: list[int], lengths: list[int]) -> tuple[list[int], list[int]]:
+    """Spans of the characters ``lengths[i]`` makes of character ``index[i]``; a character that
+    makes none (a dropped mark) joins the span of the one before it, all of whose characters
+    then end after it."""
+    starts: list[int] = []
+    ends: list[int] = []
+    made = 0  # characters the last character that made any made
+    for i, count in zip(index, lengths, strict=True):
+        if count == 0:
+            if made:
+                ends[-made:] = [i + 1] * made
+            continue
+        starts.extend([i] * count)
+        ends.extend([i + 1] * count)
+        made = count
+    return starts, ends
