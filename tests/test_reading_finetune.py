@@ -166,3 +166,60 @@ def test_squad_user_mistakes_are_one_error_line(
         from albertctl.squad.finetune import resolve_squad_model
 
         resolve_squad_model(checkpoint)
+
+
+def test_a_transformers_qa_folder_finetunes_predicts_and_evaluates(tiny_vocab: Path, tmp_path: Path) -> None:
+    """A folder ``AlbertForQuestionAnswering.save_pretrained`` wrote (no squad.json): fine-tuned from,
+    and predicted and scored as it is, with the default windows."""
+    transformers = pytest.importorskip("transformers")
+    from albertctl.squad.config import SquadFinetuneConfig
+    from albertctl.squad.finetune import finetune_squad, predict_squad
+    from albertctl.squad.metrics import evaluate_files
+    from albertctl.vocab import load_tokenizer
+
+    torch.manual_seed(0)
+    hf_config = transformers.AlbertConfig(
+        vocab_size=1000, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, hidden_act="gelu_new",
+    )  # fmt: skip
+    hf_dir = tmp_path / "hf"
+    transformers.AlbertForQuestionAnswering(hf_config).save_pretrained(hf_dir)
+    load_tokenizer(tiny_vocab).save(hf_dir)
+    train = _squad_file(tmp_path / "train.json", questions=12, seed=1)
+    dev = _squad_file(tmp_path / "dev.json", questions=5, seed=2)
+
+    predicted = predict_squad(hf_dir, dev, tmp_path / "pred-hf", device="cpu")
+    assert predicted["version"] == "1.1" and set(predicted["metrics"]) == {"exact_match", "f1"}
+    rescored = evaluate_files(dev, tmp_path / "pred-hf" / "predictions.json")
+    assert rescored["f1"] == pytest.approx(predicted["metrics"]["f1"])
+
+    config = SquadFinetuneConfig(lr=1e-3, batch_size=4, max_steps=2, max_seq_length=48, doc_stride=16,
+                                 max_query_length=12, device="cpu")  # fmt: skip
+    report = finetune_squad(config, train_file=train, dev_file=dev, model_path=hf_dir, out=tmp_path / "ft")
+    assert report.results["tasks"]["squad"]["seeds"][0]["final"]["step"] == 2
+
+
+def test_eval_squad_scores_another_tools_file_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import run_cli_error
+
+    from albertctl.cli import main
+
+    dev = _squad_file(tmp_path / "dev.json", questions=4, seed=2)
+    gold = {qa["id"]: qa["answers"][0]["text"] for p in json.loads(dev.read_text())["data"][0]["paragraphs"]
+            for qa in p["qas"]}  # fmt: skip
+    ids = sorted(gold)
+    predictions = tmp_path / "p.json"
+    predictions.write_text(
+        json.dumps({ids[0]: gold[ids[0]], ids[1]: "The " + gold[ids[1]].upper(), ids[2]: "x"})
+    )
+    with pytest.raises(SystemExit) as done:
+        main(["eval", "squad", "--dev-file", str(dev), "--predictions", str(predictions)])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
+    # 2 of 4 exact (normalization drops "The" and case), one wrong, one missing.
+    assert "exact_match" in out and "50.00" in out
+    predictions.write_text(json.dumps({"nope": "x"}))
+    line = run_cli_error(["eval", "squad", "--dev-file", str(dev), "--predictions", str(predictions)], capsys)
+    assert "1 prediction(s) are for questions the dev set does not have, e.g. nope" in line
