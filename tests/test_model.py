@@ -63,7 +63,16 @@ def test_config_is_frozen_and_keyword_only() -> None:
 
 
 def test_flavors_have_the_released_shapes() -> None:
-    assert set(FLAVORS) == {"debug", "tiny", "base", "large", "xlarge", "xxlarge"}
+    assert set(FLAVORS) == {
+        "debug",
+        "tiny",
+        "base",
+        "large",
+        "xlarge",
+        "xxlarge",
+        "tiny-zh",
+        "tiny-zh-brightmart",
+    }
     tiny = get_config("tiny")
     assert (tiny.hidden_size, tiny.embedding_size, tiny.num_hidden_layers) == (312, 128, 4)
     assert (tiny.num_attention_heads, tiny.intermediate_size, tiny.head_size) == (12, 1248, 26)

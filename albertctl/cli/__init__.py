@@ -19,6 +19,7 @@ from rich.text import Text
 from albertctl import __version__
 from albertctl.cli import (
     build_vocab,
+    cmrc,
     eval_pretrain,
     export,
     finetune,
@@ -57,6 +58,7 @@ for _module in (
     pretrain,
     finetune,
     reading,
+    cmrc,
     eval_pretrain,
     export,
     importer,

@@ -3,7 +3,7 @@
 Names are imported lazily so ``import albertctl.model.config`` (and the CLI's ``--help``) does not
 pull in torch. Public API::
 
-    AlbertConfig, FLAVORS, get_config                      (config.py)
+    AlbertConfig, FLAVORS, EMBEDDING_LAYOUTS, get_config   (config.py)
     AlbertModel, AlbertForPreTraining, PreTrainingOutput,
     pretraining_loss, PreTrainingLoss,
     AlbertForSequenceClassification,
@@ -22,6 +22,7 @@ from typing import Any
 _EXPORTS = {
     "AlbertConfig": "config",
     "FLAVORS": "config",
+    "EMBEDDING_LAYOUTS": "config",
     "get_config": "config",
     "AlbertModel": "albert",
     "AlbertForPreTraining": "albert",

@@ -15,6 +15,10 @@ Where we follow TF rather than transformers (docs/model.md): FFN-output dropout 
 (not finfo.min, so an all-padding row stays finite), the pad row of the word table is trained
 like any other, and weights start from a normal truncated at 2 std. The span and multiple-choice
 losses take masks: padded positions and absent choices get no softmax mass (see :func:`span_loss`).
+
+``config.embedding_layout == "brightmart"`` builds brightmart/albert_zh's variant instead
+(``modeling.py`` there, checked in tests/test_brightmart.py): the embeddings and the MLM transform
+change (:class:`AlbertEmbeddings`, :class:`AlbertMLMHead`); blocks, pooler and heads do not.
 """
 
 from __future__ import annotations
@@ -64,20 +68,37 @@ def extended_attention_mask(input_mask: torch.Tensor | None, dtype: torch.dtype)
 
 
 class AlbertEmbeddings(nn.Module):
-    """Word + token-type + position embeddings (width E), LayerNorm, dropout."""
+    """Word + token-type + position embeddings, LayerNorm, dropout.
+
+    Google layout: all three tables and the LayerNorm at width E (the model maps E -> H after).
+    brightmart layout (albert_zh's ``embedding_lookup_factorized`` + ``embedding_postprocessor``):
+    the word lookup at E times ``word_embeddings_2`` (E -> H, no bias), then the token-type and
+    position tables, LayerNorm and dropout at H; the output is already H wide.
+    """
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__()
+        brightmart = config.embedding_layout == "brightmart"
+        width = config.hidden_size if brightmart else config.embedding_size
         self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
-        self.layer_norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        # A Linear, so the weight is [out, in] = [H, E] like every other weight here; the TF
+        # variable is the [E, H] matrix itself, so ``import tf`` transposes it as it does kernels.
+        self.word_embeddings_2 = (
+            nn.Linear(config.embedding_size, config.hidden_size, bias=False) if brightmart else None
+        )
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, width)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, width)
+        self.layer_norm = nn.LayerNorm(width, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids and types -> (B, L, E) (Google layout) or (B, L, H) (brightmart layout)."""
         length = input_ids.shape[1]
-        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)  # (B, L, E)
-        x = x + self.position_embeddings.weight[:length]  # (L, E) broadcast over B
+        x = self.word_embeddings(input_ids)  # (B, L, E)
+        if self.word_embeddings_2 is not None:
+            x = self.word_embeddings_2(x)  # (B, L, H)
+        x = x + self.token_type_embeddings(token_type_ids)  # (B, L, E or H)
+        x = x + self.position_embeddings.weight[:length]  # (L, E or H) broadcast over B
         return self.dropout(self.layer_norm(x))
 
 
@@ -147,6 +168,9 @@ class AlbertGroup(nn.Module):
 class AlbertModel(nn.Module):
     """The backbone: embeddings, E -> H mapping, shared layer groups, pooler on token 0.
 
+    In the brightmart layout the embeddings end at H already (``word_embeddings_2``), so there is
+    no ``embedding_hidden_mapping_in``; everything after the embeddings is the same in both layouts.
+
     ``add_pooling_layer=False`` leaves the pooler out (transformers does so for question answering,
     whose checkpoints therefore hold no pooler weights); ``forward`` then returns ``None`` for it.
     """
@@ -161,9 +185,13 @@ class AlbertModel(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = AlbertEmbeddings(config)
-        # TF creates this only when E != H; we always have it (as transformers does), so every
-        # Hugging Face checkpoint loads. At E == H it is one extra H x H matrix.
-        self.embedding_hidden_mapping_in = nn.Linear(config.embedding_size, config.hidden_size)
+        # Google layout: TF creates this only when E != H; we always have it (as transformers
+        # does), so every Hugging Face checkpoint loads. At E == H it is one extra H x H matrix.
+        self.embedding_hidden_mapping_in = (
+            nn.Linear(config.embedding_size, config.hidden_size)
+            if config.embedding_layout == "google"
+            else None
+        )
         self.groups = nn.ModuleList(AlbertGroup(config) for _ in range(config.num_hidden_groups))
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
         init_albert_weights(self, config, generator)
@@ -183,8 +211,9 @@ class AlbertModel(nn.Module):
             )
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        x = self.embeddings(input_ids, token_type_ids)  # (B, L, E)
-        x = self.embedding_hidden_mapping_in(x)  # (B, L, H)
+        x = self.embeddings(input_ids, token_type_ids)  # (B, L, E), brightmart: (B, L, H)
+        if self.embedding_hidden_mapping_in is not None:
+            x = self.embedding_hidden_mapping_in(x)  # (B, L, H)
         mask = extended_attention_mask(input_mask, x.dtype)  # (B, 1, 1, L)
         for layer in range(self.config.num_hidden_layers):
             x = self.groups[group_of_layer(layer, self.config)](x, mask)
@@ -195,18 +224,29 @@ class AlbertModel(nn.Module):
 
 
 class AlbertMLMHead(nn.Module):
-    """H -> E transform, activation, LayerNorm, then logits against the tied word table + own bias."""
+    """Transform, activation, LayerNorm, then logits against the tied word table + own bias.
+
+    Google layout: the transform is H -> E. brightmart layout (albert_zh's
+    ``get_masked_lm_output``): the transform is H -> H, and the result goes back to E through
+    ``word_embeddings_2`` transposed (the ``projection`` argument) before the tied word table.
+    """
 
     def __init__(self, config: AlbertConfig) -> None:
         super().__init__()
         self.hidden_act = config.hidden_act
-        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
-        self.layer_norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        width = config.hidden_size if config.embedding_layout == "brightmart" else config.embedding_size
+        self.dense = nn.Linear(config.hidden_size, width)
+        self.layer_norm = nn.LayerNorm(width, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
-    def forward(self, hidden: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
-        """(..., H) hidden, (V, E) word table -> (..., V) logits."""
-        x = self.layer_norm(activation(self.hidden_act, self.dense(hidden)))  # (..., E)
+    def forward(
+        self, hidden: torch.Tensor, word_embeddings: torch.Tensor, projection: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(..., H) hidden, (V, E) word table, brightmart's (H, E) ``word_embeddings_2`` weight or
+        None -> (..., V) logits."""
+        x = self.layer_norm(activation(self.hidden_act, self.dense(hidden)))  # (..., E), brightmart (..., H)
+        if projection is not None:
+            x = x @ projection  # (..., H) @ (H, E) -> (..., E)
         return F.linear(x, word_embeddings, self.bias)  # (..., V)
 
 
@@ -245,7 +285,9 @@ class AlbertForPreTraining(nn.Module):
         if masked_lm_positions is not None:
             index = masked_lm_positions.long()[:, :, None].expand(-1, -1, sequence.shape[-1])  # (B, P, H)
             sequence = torch.gather(sequence, 1, index)  # (B, P, H)
-        mlm_logits = self.mlm_head(sequence, self.albert.embeddings.word_embeddings.weight)
+        embeddings = self.albert.embeddings
+        projection = None if embeddings.word_embeddings_2 is None else embeddings.word_embeddings_2.weight
+        mlm_logits = self.mlm_head(sequence, embeddings.word_embeddings.weight, projection)
         return PreTrainingOutput(mlm_logits=mlm_logits, sop_logits=self.sop_classifier(pooled))
 
 

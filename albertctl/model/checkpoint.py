@@ -2,12 +2,13 @@
 
 Our folder (``save_model``) holds ``config.json`` (the ``AlbertConfig`` fields plus ``format``,
 ``format_version``, ``head`` and ``num_labels``) and ``model.safetensors`` (our parameter names),
-plus the tokenizer files when one is given. ``load_model`` also reads a transformers directory
-(``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``, the latter with
-``weights_only=True``), renaming keys through ``hf.py``; its head comes from the weights and
-config.json's ``architectures`` (sequence classification and multiple choice share the
-``classifier.*`` names), a classifier's label names from ``id2label``. Loading never unpickles
-objects.
+plus the tokenizer files when one is given. ``embedding_layout`` is one of those fields; a folder
+written before it existed has none and reads as the Google layout (the only one there was).
+``load_model`` also reads a transformers directory (``config.json`` + ``model.safetensors`` or
+``pytorch_model.bin``, the latter with ``weights_only=True``), renaming keys through ``hf.py``;
+its head comes from the weights and config.json's ``architectures`` (sequence classification and
+multiple choice share the ``classifier.*`` names), a classifier's label names from ``id2label``.
+Loading never unpickles objects.
 """
 
 from __future__ import annotations
@@ -279,7 +280,8 @@ def match_state(
             raise AlbertctlError(
                 f"{source} {what}: {', '.join(keys[:4])}"
                 + (f" and {len(keys) - 4} more" if len(keys) > 4 else ""),
-                hint="config.json does not match the weights' layout (num_hidden_groups, inner_group_num)",
+                hint="config.json does not match the weights' layout "
+                "(num_hidden_groups, inner_group_num, embedding_layout)",
             )
     to_load: dict[str, torch.Tensor] = {}
     initialized: list[str] = []

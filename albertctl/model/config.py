@@ -2,8 +2,10 @@
 
 Field names are the transformers ``AlbertConfig`` names, so a config maps 1:1 to a Hugging Face
 ``config.json`` (see ``albertctl/model/hf.py`` for the few extra keys transformers wants). The
-flavors are the released v2 shapes (docs/reference.md §5) plus ``debug``, a model small enough for tests.
-``get_config`` reads a flavor name or a JSON file (ours or a Hugging Face ``config.json``).
+flavors are the released v2 shapes (docs/reference.md §5), brightmart/albert_zh's albert_tiny in
+both embedding layouts (``tiny-zh``, ``tiny-zh-brightmart``; docs/model.md) and ``debug``, a model
+small enough for tests. ``get_config`` reads a flavor name or a JSON file (ours or a Hugging Face
+``config.json``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from albertctl.fsutil import read_utf8
 # Activations the model implements. "gelu_new" is the tanh approximation that TF ALBERT calls
 # "gelu"; "gelu" here is the exact erf form (the transformers meaning of the name).
 ACTIVATIONS: tuple[str, ...] = ("gelu_new", "gelu", "relu", "silu")
+# Where the E -> H factorisation sits. "google": google-research/albert (and transformers): word,
+# position and token-type tables at E, LayerNorm at E, then a dense E -> H with bias.
+# "brightmart": brightmart/albert_zh's modeling.py: the word lookup at E times word_embeddings_2
+# (E x H, no bias), then position and token-type tables, LayerNorm and dropout at H; its MLM head
+# transforms at H and goes back to E through word_embeddings_2 transposed.
+EMBEDDING_LAYOUTS: tuple[str, ...] = ("google", "brightmart")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +66,9 @@ class AlbertConfig:
     """Epsilon of every LayerNorm; > 0."""
     classifier_dropout_prob: float = 0.1
     """Dropout before the sequence-classification layer; in [0, 1)."""
+    embedding_layout: str = "google"
+    """Where the E -> H factorisation sits; one of ``EMBEDDING_LAYOUTS`` (google, or brightmart/albert_zh's
+    ``word_embeddings_2``). A config.json without it (older folders) means google."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -97,6 +108,13 @@ class AlbertConfig:
         if self.hidden_act not in ACTIVATIONS:
             raise AlbertctlError(
                 f"model config: hidden_act must be one of {', '.join(ACTIVATIONS)}, got {self.hidden_act!r}"
+            )
+        if self.embedding_layout not in EMBEDDING_LAYOUTS:
+            raise AlbertctlError(
+                f"model config: embedding_layout must be one of {', '.join(EMBEDDING_LAYOUTS)}, "
+                f"got {self.embedding_layout!r}",
+                hint="google is google-research/albert's and transformers' layout; brightmart is "
+                "brightmart/albert_zh's (word_embeddings_2)",
             )
 
     @property
@@ -143,6 +161,27 @@ FLAVORS: dict[str, AlbertConfig] = {
         num_hidden_layers=4,
         num_attention_heads=12,
         intermediate_size=1248,
+    ),
+    # brightmart/albert_zh albert_tiny exactly, as its albert_config_tiny_google.json (albert_tiny_google_zh):
+    # the same shapes as "tiny", named for the Chinese checkpoints it loads.
+    "tiny-zh": _flavor(
+        vocab_size=21128,
+        embedding_size=128,
+        hidden_size=312,
+        num_hidden_layers=4,
+        num_attention_heads=12,
+        intermediate_size=1248,
+    ),
+    # The same sizes in albert_zh's own layout (albert_config_tiny.json, albert_tiny_zh): also
+    # 512 positions, 2 token types, TF "gelu" (our gelu_new), dropout 0.
+    "tiny-zh-brightmart": _flavor(
+        vocab_size=21128,
+        embedding_size=128,
+        hidden_size=312,
+        num_hidden_layers=4,
+        num_attention_heads=12,
+        intermediate_size=1248,
+        embedding_layout="brightmart",
     ),
     "base": _flavor(
         embedding_size=128,
@@ -199,7 +238,8 @@ def config_from_json(path: Path) -> AlbertConfig:
 
 
 def get_config(name_or_json_path: str | Path, *, vocab_size: int | None = None) -> AlbertConfig:
-    """A flavor by name (``debug tiny base large xlarge xxlarge``) or a config JSON file.
+    """A flavor by name (``FLAVORS``: debug tiny tiny-zh tiny-zh-brightmart base large xlarge xxlarge)
+    or a config JSON file.
 
     ``vocab_size`` (from the vocabulary) replaces the flavor's or file's value when given.
     """

@@ -8,6 +8,8 @@ the checkpoint has a vocabulary, the tokenizer files (``spiece.model``, ``tokeni
 ``tokenizer_config.json``, ``vocab_config.json``) so ``AlbertTokenizer.from_pretrained``
 tokenizes exactly as we do; a WordPiece vocabulary writes ``vocab.txt`` and a
 ``tokenizer_config.json`` for ``BertTokenizer`` (albert_zh's). Nothing here imports transformers.
+A brightmart-layout model (``embedding_layout``) is refused with one error and nothing written:
+transformers' ALBERT has no ``word_embeddings_2``, and a silently different model would be worse.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def export_hf(
     """
     source = resolve_checkpoint(checkpoint)
     config, meta, state, _ = read_checkpoint(source)
+    hf.check_hf_layout(config, where=str(source))  # before anything is written
     head = _infer_head(meta, set(state))
     if head == "backbone":
         # transformers' AlbertModel keys carry no "albert." prefix.

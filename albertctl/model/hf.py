@@ -6,6 +6,11 @@ this module renames state dicts both ways and writes/reads the transformers ``co
 (docs/reference.md §4), including which head class a folder is for (``architectures``) and a
 classifier's label names (``id2label``). It never imports transformers; tensors are only renamed,
 never changed.
+
+transformers' ALBERT has only the Google embedding layout: :func:`to_hf_config` refuses a
+brightmart-layout config (:func:`check_hf_layout`). The key map still renames brightmart's
+``word_embeddings_2`` (as ``albert.embeddings.word_embeddings_2.weight``), which ``import tf`` uses
+on its way from TF names to ours.
 """
 
 from __future__ import annotations
@@ -141,6 +146,17 @@ def from_hf_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.
     return out, unknown
 
 
+def check_hf_layout(config: AlbertConfig, *, where: str = "this model") -> None:
+    """Refuse a config transformers cannot represent: any ``embedding_layout`` but ``"google"``."""
+    if config.embedding_layout != "google":
+        raise AlbertctlError(
+            f"{where} uses brightmart/albert_zh's embedding layout (word_embeddings_2), and "
+            "transformers' AlbertModel has only the Google layout",
+            hint="keep it as an albertctl model folder (every albertctl command reads it); for a "
+            "transformers model, pretrain or import one in the Google layout (e.g. --model tiny-zh)",
+        )
+
+
 def to_hf_config(
     config: AlbertConfig,
     *,
@@ -153,10 +169,13 @@ def to_hf_config(
 
     A pretraining config keeps ``num_labels`` 2, because transformers sizes the SOP head from it;
     question answering has 2 too (transformers sizes ``qa_outputs`` from it); multiple choice
-    ignores it (its classifier always has one output). A classifier's ``id2label`` is
+    ignores it (its classifier always has one output). A brightmart-layout ``config`` is refused
+    (:func:`check_hf_layout`); ``embedding_layout`` is not written (transformers has no such field).
+    A classifier's ``id2label`` is
     ``label_names`` in output order, else ``LABEL_i``; ``problem_type`` defaults to regression for
     one output and single-label classification otherwise.
     """
+    check_hf_layout(config)
     labels = num_labels if head == "classification" and num_labels is not None else 2
     if head != "classification" and (label_names is not None or problem_type is not None):
         raise AlbertctlError(
@@ -172,7 +191,7 @@ def to_hf_config(
     data: dict[str, Any] = {
         "architectures": [HF_ARCHITECTURES[head]],
         "model_type": "albert",
-        **config.to_dict(),
+        **{k: v for k, v in config.to_dict().items() if k != "embedding_layout"},
         "position_embedding_type": "absolute",
         "pad_token_id": 0,
         "bos_token_id": 2,

@@ -9,15 +9,18 @@ offsets. :func:`read_tf_checkpoint` parses both with the protobuf wire reader of
 :func:`tf_to_hf_state_dict` renames google-research/albert's variables to transformers' keys
 (docs/reference.md §4; TF kernels are [in, out], so they are transposed), dropping the optimizer's
 ``adam_m``/``adam_v`` slots and ``global_step``; :mod:`albertctl.model.hf` then gives our names.
-:func:`import_tf` writes an albertctl model folder (config, weights, vocabulary) that every
-command reads. The TF ``albert_config.json`` says ``"hidden_act": "gelu"`` for the tanh form
-(TF's gelu), which is our ``gelu_new``. albert_zh's Google-layout checkpoints
-(``albert_*_zh_google``) read the same way; its own earlier layout (``bert/encoder/layer_shared``)
-does not.
+brightmart/albert_zh's own layout (``albert_tiny_zh`` and the other non-``google`` releases) is
+recognised by its variable names (:func:`tf_layout`: ``bert/embeddings/word_embeddings_2``, the one
+shared layer under ``bert/encoder/layer_shared/`` with BERT's names) and renamed the same way into a
+model with ``embedding_layout = "brightmart"`` (docs/model.md). :func:`import_tf` writes an
+albertctl model folder (config, weights, vocabulary) that every command reads. The TF
+``albert_config.json`` says ``"hidden_act": "gelu"`` for the tanh form (TF's gelu), which is our
+``gelu_new``. albert_zh's Google-layout checkpoints (``albert_*_zh_google``) read as Google's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -60,6 +63,28 @@ _TF_RULES: tuple[tuple[str, str], ...] = (
     (r"^output_weights$", "classifier.weight"),
     (r"^output_bias$", "classifier.bias"),
 )
+# brightmart/albert_zh's modeling.py: one shared BERT layer (share_parameter_across_layers=True,
+# the only setting its releases use), the factorised word table in two variables, and the same
+# pooler and cls/ heads. The keys are the transformers names our model would have if transformers
+# had this layout (hf.py renames them like the Google ones); word_embeddings_2 is a bare [E, H]
+# variable, named ".kernel" here so it is transposed into its Linear's [H, E] weight below.
+_SHARED = r"^bert/encoder/layer_shared/"
+_HF_SHARED = "albert.encoder.albert_layer_groups.0.albert_layers.0."
+_BRIGHTMART_RULES: tuple[tuple[str, str], ...] = (
+    (r"^bert/embeddings/word_embeddings_2$", "albert.embeddings.word_embeddings_2.kernel"),
+    (r"^bert/embeddings/(word|position|token_type)_embeddings$", r"albert.embeddings.\1_embeddings.weight"),
+    (r"^bert/embeddings/LayerNorm/", "albert.embeddings.LayerNorm."),
+    (_SHARED + r"attention/self/(query|key|value)/", _HF_SHARED + r"attention.\1."),
+    (_SHARED + r"attention/output/dense/", _HF_SHARED + "attention.dense."),
+    (_SHARED + r"attention/output/LayerNorm/", _HF_SHARED + "attention.LayerNorm."),
+    (_SHARED + r"intermediate/dense/", _HF_SHARED + "ffn."),
+    (_SHARED + r"output/dense/", _HF_SHARED + "ffn_output."),
+    (_SHARED + r"output/LayerNorm/", _HF_SHARED + "full_layer_layer_norm."),
+    *(rule for rule in _TF_RULES if rule[0].startswith(("^bert/pooler", "^cls/", "^output_"))),
+)
+# Variables only one layout has: what tf_layout tells them apart by.
+_BRIGHTMART_ONLY = re.compile(r"^bert/(embeddings/word_embeddings_2$|encoder/layer_shared/)")
+_GOOGLE_ONLY = re.compile(r"^bert/encoder/(transformer/|embedding_hidden_mapping_in/)")
 _SUFFIXES = {
     "kernel": ("weight", True),
     "bias": ("bias", False),
@@ -220,21 +245,51 @@ def _dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def tf_to_hf_state_dict(tensors: dict[str, np.ndarray]) -> tuple[dict[str, Any], list[str]]:
-    """google-research/albert variable names -> transformers keys (torch tensors, kernels
-    transposed); returns (state, names neither mapped nor known optimizer state)."""
+def _strip_hub(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The tensors without TF-Hub's ``module/`` prefix (a Hub export puts every variable under it)."""
+    if tensors and all(name.startswith("module/") for name in tensors):
+        return {name.removeprefix("module/"): array for name, array in tensors.items()}
+    return tensors
+
+
+def tf_layout(tensors: dict[str, np.ndarray], *, where: str = "the checkpoint") -> str:
+    """Which embedding layout a TF checkpoint's variables are in: ``"brightmart"`` when it has
+    albert_zh's ``word_embeddings_2`` or ``layer_shared`` variables, else ``"google"``; a
+    checkpoint with variables of both is refused (``where`` names it in the error)."""
+    names = [n for n in _strip_hub(tensors) if not _SKIPPED.search(n)]
+    brightmart = next((n for n in names if _BRIGHTMART_ONLY.search(n)), None)
+    google = next((n for n in names if _GOOGLE_ONLY.search(n)), None)
+    if brightmart is not None and google is not None:
+        raise AlbertctlError(
+            f"{where} mixes google-research/albert's variables ({google}) with "
+            f"brightmart/albert_zh's ({brightmart})",
+            hint="import a checkpoint saved by one of the two codebases, unmodified",
+        )
+    return "brightmart" if brightmart is not None else "google"
+
+
+def tf_to_hf_state_dict(
+    tensors: dict[str, np.ndarray], *, layout: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """TF variable names -> transformers-style keys (torch tensors, kernels transposed); returns
+    (state, names neither mapped nor known optimizer state).
+
+    ``layout`` is ``"google"`` (google-research/albert) or ``"brightmart"`` (albert_zh's own,
+    whose ``word_embeddings_2`` becomes ``albert.embeddings.word_embeddings_2.weight``, [H, E]);
+    by default :func:`tf_layout` decides from the names.
+    """
     import torch
 
+    tensors = _strip_hub(tensors)
+    layout = tf_layout(tensors) if layout is None else layout
+    rules = _BRIGHTMART_RULES if layout == "brightmart" else _TF_RULES
     state: dict[str, Any] = {}
     unknown: list[str] = []
-    # TF-Hub module exports put every variable under "module/".
-    hub = bool(tensors) and all(name.startswith("module/") for name in tensors)
     for name, array in sorted(tensors.items()):
-        name = name.removeprefix("module/") if hub else name
         if _SKIPPED.search(name):
             continue
         key = None
-        for pattern, replacement in _TF_RULES:
+        for pattern, replacement in rules:
             key, count = re.subn(pattern, replacement, name)
             if count:
                 break
@@ -361,19 +416,29 @@ def import_tf(
     except AlbertctlError as exc:
         raise AlbertctlError(f"{config_file}: {exc.message}", hint=exc.hint) from None
     tensors = read_tf_checkpoint(prefix)
-    hf_state, unknown = tf_to_hf_state_dict(tensors)
+    layout = tf_layout(tensors, where=str(prefix))
+    stated = raw_config.get("embedding_layout", layout)
+    if stated != layout:
+        raise AlbertctlError(
+            f"{config_file} says embedding_layout {stated!r}, but {prefix} has {layout}'s variables",
+            hint="drop embedding_layout from the config: the checkpoint's variable names decide it",
+        )
+    config = dataclasses.replace(config, embedding_layout=layout)
+    hf_state, unknown = tf_to_hf_state_dict(tensors, layout=layout)
     state, unknown_hf = hf.from_hf_state_dict(hf_state)
     unknown += unknown_hf
     if unknown:
+        codebase = "brightmart/albert_zh's" if layout == "brightmart" else "google-research/albert's"
         raise AlbertctlError(
-            f"{prefix}: {len(unknown)} variables are not google-research/albert's "
-            f"({', '.join(unknown[:3])}, ...)",
-            hint="albertctl reads the Google layout (albert_zh: the *_google checkpoints)",
+            f"{prefix}: {len(unknown)} variables are not {codebase} ({', '.join(unknown[:3])}, ...)",
+            hint="albertctl reads google-research/albert's checkpoints and albert_zh's (both layouts, "
+            "post-LN, one shared layer)",
         )
     if "albert.embeddings.word_embeddings.weight" not in state:
         raise AlbertctlError(f"{prefix} holds no ALBERT embeddings (bert/embeddings/word_embeddings)")
     if (
-        "albert.embedding_hidden_mapping_in.weight" not in state
+        layout == "google"
+        and "albert.embedding_hidden_mapping_in.weight" not in state
         and config.embedding_size == config.hidden_size
     ):
         # TF ALBERT has no E -> H projection when E == H; ours always does: the identity.

@@ -8,13 +8,19 @@ evaluation runs the reference post-processing (:mod:`albertctl.squad.postprocess
 official metrics (:mod:`albertctl.squad.metrics`); the best checkpoint is the one with the best
 F1 (v2.0: at the configured null threshold). Each saved model carries ``squad.json`` (version,
 window and post-processing settings) so ``predict squad`` rebuilds the same windows.
+
+``benchmark="cmrc2018"`` runs CMRC 2018 (Chinese SQuAD-1.1-style spans) through the same code:
+its files are read by :func:`albertctl.squad.cmrc.read_cmrc` (training answers placed at their
+text), scored by CMRC's official metric (:mod:`albertctl.squad.cmrc`: ``f1``, ``em``,
+``average``), trained with the CMRC baseline's preset, and saved as the task ``cmrc2018`` with
+``cmrc2018.json`` beside each model. :data:`BENCHMARKS` holds what differs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +42,7 @@ from albertctl.squad.config import PRESETS, SquadFinetuneConfig, SquadOptions
 if TYPE_CHECKING:
     from torch import nn
 
+    from albertctl.glue.tasks import Preset
     from albertctl.model import AlbertConfig
     from albertctl.squad.data import SquadData
     from albertctl.squad.features import SquadFeatures
@@ -45,7 +52,35 @@ TASK = "squad"
 SQUAD_META = "squad.json"
 HEAD = "question_answering"
 ARCHITECTURE = "AlbertForQuestionAnswering"
-_COUNTS = ("total", "HasAns_total", "NoAns_total", "missing")
+_COUNTS = ("total", "HasAns_total", "NoAns_total", "missing", "skip")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What one span-extraction benchmark changes in the SQuAD machinery."""
+
+    name: str
+    """The task name: its folder under OUT, ``results.json``'s key, the manifest's kind."""
+    meta_file: str
+    """Written beside each saved model: the windows and post-processing settings."""
+    title: str
+    """How logs name it."""
+
+
+BENCHMARKS = {
+    "squad": Benchmark(name=TASK, meta_file=SQUAD_META, title="squad"),
+    "cmrc2018": Benchmark(name="cmrc2018", meta_file="cmrc2018.json", title="cmrc2018"),
+}
+"""The benchmarks ``finetune_squad`` / ``predict_squad`` run (the ``benchmark`` argument)."""
+
+
+def get_benchmark(benchmark: str) -> Benchmark:
+    """The :class:`Benchmark` named ``benchmark``, else one clear error."""
+    if benchmark not in BENCHMARKS:
+        raise AlbertctlError(
+            f"unknown span-extraction benchmark {benchmark!r}", hint=f"use one of {', '.join(BENCHMARKS)}"
+        )
+    return BENCHMARKS[benchmark]
 
 
 def predict_answers(
@@ -81,16 +116,26 @@ def predict_answers(
 
 
 def squad_scores(
-    data: SquadData, answers: dict[str, str], null_odds: dict[str, float] | None, version: str
+    data: SquadData,
+    answers: dict[str, str],
+    null_odds: dict[str, float] | None,
+    version: str,
+    *,
+    benchmark: str = "squad",
 ) -> dict[str, float]:
     """The official metrics (x100, as the official scripts print them), counts left out.
 
     ``exact``/``f1`` score the answers as written (post-processing already applied
     ``null_threshold``: no second threshold on the odds); under 2.0 ``best_*`` are the official
-    dev-tuned threshold results."""
-    from albertctl.squad.metrics import evaluate
+    dev-tuned threshold results. ``cmrc2018``: CMRC's ``f1``, ``em`` and ``average``."""
+    if get_benchmark(benchmark).name == "cmrc2018":
+        from albertctl.squad.cmrc import evaluate_cmrc
 
-    scores = evaluate(data, answers, null_odds, version=version, na_prob_thresh=math.inf)
+        scores = evaluate_cmrc(data, answers)
+    else:
+        from albertctl.squad.metrics import evaluate
+
+        scores = evaluate(data, answers, null_odds, version=version, na_prob_thresh=math.inf)
     return {k: float(v) for k, v in scores.items() if k not in _COUNTS}
 
 
@@ -106,8 +151,8 @@ def _fingerprint(*features: SquadFeatures) -> str:
     return digest.hexdigest()
 
 
-def _meta(options: SquadOptions) -> dict[str, Any]:
-    return {"task": TASK, **{f.name: getattr(options, f.name) for f in fields(SquadOptions)}}
+def _meta(options: SquadOptions, benchmark: Benchmark) -> dict[str, Any]:
+    return {"task": benchmark.name, **{f.name: getattr(options, f.name) for f in fields(SquadOptions)}}
 
 
 def squad_task(
@@ -117,16 +162,19 @@ def squad_task(
     hp: TaskHParams,
     *,
     options: SquadOptions,
+    benchmark: str = "squad",
 ) -> PreparedTask:
-    """SQuAD's train windows and dev questions as the shared loop runs them."""
+    """SQuAD's (or ``benchmark``'s) train windows and dev questions as the shared loop runs them."""
     from albertctl.train.trainer import SpanObjective
+
+    bench = get_benchmark(benchmark)
 
     def evaluate(model: nn.Module, settings: EvalSettings) -> dict[str, float]:
         answers, null_odds = predict_answers(model, dev_data, dev, options, settings)
-        return squad_scores(dev_data, answers, null_odds, options.version)
+        return squad_scores(dev_data, answers, null_odds, options.version, benchmark=benchmark)
 
     return PreparedTask(
-        name=TASK,
+        name=bench.name,
         head=HEAD,
         num_labels=None,
         selection_metric="f1",
@@ -134,17 +182,29 @@ def squad_task(
         evaluate=evaluate,
         objective=SpanObjective(),
         hp=hp,
-        meta_file=SQUAD_META,
-        meta=_meta(options),
+        meta_file=bench.meta_file,
+        meta=_meta(options, bench),
         data_fingerprint=_fingerprint(train, dev),
         dev_examples={"dev": len(dev_data.examples)},
     )
 
 
-def _read(path: Path, options: SquadOptions, limit: int | None) -> SquadData:
+def _read(
+    path: Path, options: SquadOptions, limit: int | None, *, benchmark: str = "squad", training: bool = False
+) -> tuple[SquadData, int]:
+    """(the questions of ``path``, the answers moved to their text: CMRC's training files only)."""
     from albertctl.squad.data import SquadData, read_squad
 
-    data = read_squad(path, version=options.version, skip_bad_answers=options.skip_bad_answers)
+    moved = 0
+    if get_benchmark(benchmark).name == "cmrc2018":
+        from albertctl.squad.cmrc import place_answers, read_cmrc
+
+        data = read_cmrc(path, training=False)
+        if training:
+            data, counts = place_answers(data, skip_bad_answers=options.skip_bad_answers)
+            moved = counts["moved"]
+    else:
+        data = read_squad(path, version=options.version, skip_bad_answers=options.skip_bad_answers)
     if limit is not None:
         data = SquadData(
             examples=data.examples[:limit],
@@ -153,7 +213,7 @@ def _read(path: Path, options: SquadOptions, limit: int | None) -> SquadData:
             file_version=data.file_version,
             bad_answers=data.bad_answers,
         )
-    return data
+    return data, moved
 
 
 def _features(
@@ -183,13 +243,18 @@ def finetune_squad(
     allow_vocab_mismatch: bool = False,
     overwrite: bool = False,
     log: Log | None = None,
+    benchmark: str = "squad",
 ) -> FinetuneReport:
     """Fine-tune ``model_path`` on ``train_file``, select on ``dev_file``; write OUT
-    (:mod:`albertctl.finetune.loop`). ``max_train_examples`` / ``max_eval_examples`` count questions."""
+    (:mod:`albertctl.finetune.loop`). ``max_train_examples`` / ``max_eval_examples`` count questions.
+    ``benchmark``: ``squad`` or ``cmrc2018`` (:data:`BENCHMARKS`)."""
+    bench = get_benchmark(benchmark)
 
     def prepare(tokenizer: Tokenizer, model_config: AlbertConfig) -> list[PreparedTask]:
-        train_data = _read(train_file, config, config.max_train_examples)
-        dev_data = _read(dev_file, config, config.max_eval_examples)
+        train_data, moved = _read(
+            train_file, config, config.max_train_examples, benchmark=benchmark, training=True
+        )
+        dev_data, _ = _read(dev_file, config, config.max_eval_examples, benchmark=benchmark)
         train = _features(train_data, tokenizer, config, training=True)
         if not len(train):
             raise AlbertctlError(
@@ -200,20 +265,23 @@ def finetune_squad(
         if log is not None:
             skipped = f", {train.skipped_examples:,} questions without a usable answer skipped"
             bad = f", {train_data.bad_answers:,} bad answers dropped" if train_data.bad_answers else ""
+            bad += f", {moved:,} misplaced answers moved to their text" if moved else ""
+            label = f"squad {config.version}" if bench.name == TASK else bench.title
             log(
-                f"squad {config.version}: {len(train_data.examples):,} train questions -> {len(train):,} "
+                f"{label}: {len(train_data.examples):,} train questions -> {len(train):,} "
                 f"windows{skipped if train.skipped_examples else ''}{bad}; {len(dev_data.examples):,} dev "
                 f"questions -> {len(dev):,} windows"
             )
+        preset = _preset(config, bench)
         hp = resolve_hparams(
-            PRESETS[config.version], TASK, config, hidden_size=model_config.hidden_size, num_train=len(train)
+            preset, bench.name, config, hidden_size=model_config.hidden_size, num_train=len(train)
         )
-        return [squad_task(train, dev_data, dev, hp, options=config)]
+        return [squad_task(train, dev_data, dev, hp, options=config, benchmark=benchmark)]
 
     return run_finetune(
         config,
         prepare,
-        kind=TASK,
+        kind=bench.name,
         model_path=model_path,
         out=out,
         vocab=vocab,
@@ -223,16 +291,34 @@ def finetune_squad(
     )
 
 
-def resolve_squad_model(path: Path, *, which: str = "best") -> FineTuned:
-    """A SQuAD-fine-tuned folder (ours or transformers'), or a ``finetune squad`` output dir."""
-    return resolve_finetuned(path, task=TASK, meta_file=SQUAD_META, architecture=ARCHITECTURE, which=which)
+def _preset(config: SquadFinetuneConfig, bench: Benchmark) -> Preset:
+    if bench.name == "cmrc2018":
+        from albertctl.squad.cmrc_config import CMRC_PRESET
+
+        return CMRC_PRESET
+    return PRESETS[config.version]
 
 
-def squad_options(ft: FineTuned, given: dict[str, Any]) -> SquadOptions:
-    """The flags given, else the model's squad.json, else the defaults (a transformers folder)."""
+def resolve_squad_model(path: Path, *, which: str = "best", benchmark: str = "squad") -> FineTuned:
+    """A SQuAD-fine-tuned folder (ours or transformers'), or a ``finetune squad`` output dir
+    (``benchmark``: of that benchmark)."""
+    bench = get_benchmark(benchmark)
+    return resolve_finetuned(
+        path, task=bench.name, meta_file=bench.meta_file, architecture=ARCHITECTURE, which=which
+    )
+
+
+def squad_options(ft: FineTuned, given: dict[str, Any], *, benchmark: str = "squad") -> SquadOptions:
+    """The flags given, else the model's squad.json (cmrc2018.json), else the benchmark's defaults
+    (a transformers folder)."""
     names = {f.name for f in fields(SquadOptions)}
     saved = {k: v for k, v in (ft.meta or {}).items() if k in names}
-    return SquadOptions(**{**saved, **{k: v for k, v in given.items() if v is not None}})
+    cls: type[SquadOptions] = SquadOptions
+    if get_benchmark(benchmark).name == "cmrc2018":
+        from albertctl.squad.cmrc_config import CmrcOptions
+
+        cls = CmrcOptions
+    return cls(**{**saved, **{k: v for k, v in given.items() if v is not None}})
 
 
 def predict_squad(
@@ -246,19 +332,21 @@ def predict_squad(
     precision: str = "fp32",
     vocab: Path | None = None,
     overwrite: bool = False,
+    benchmark: str = "squad",
     **given: Any,
 ) -> dict[str, Any]:
     """Write ``OUT/predictions.json`` ({question id: answer}) and, for 2.0, ``OUT/null_odds.json``,
-    in the official formats, atomically. When the input has answers, the official metrics too."""
+    in the official formats, atomically. When the input has answers, the official metrics too
+    (``benchmark="cmrc2018"``: CMRC's)."""
     from albertctl.fsutil import atomic_dir
     from albertctl.squad.metrics import write_null_odds, write_predictions
     from albertctl.train.runtime import resolve_device, resolve_precision
 
-    ft = resolve_squad_model(model_path, which=which)
-    options = squad_options(ft, given)
+    ft = resolve_squad_model(model_path, which=which, benchmark=benchmark)
+    options = squad_options(ft, given, benchmark=benchmark)
     dev = resolve_device(device)
     model, tokenizer = load_for_inference(ft, head=HEAD, device=dev, vocab=vocab)
-    data = _read(input_file, options, None)
+    data, _ = _read(input_file, options, None, benchmark=benchmark)
     if not data.examples:
         raise AlbertctlError(f"{input_file} has no questions", hint="check the file")
     features = _features(data, tokenizer, options, training=False)
@@ -275,5 +363,5 @@ def predict_squad(
         "files": sorted(["predictions.json", *(["null_odds.json"] if null_odds is not None else [])]),
     }
     if any(e.answers or e.is_impossible for e in data.examples):
-        report["metrics"] = squad_scores(data, answers, null_odds, options.version)
+        report["metrics"] = squad_scores(data, answers, null_odds, options.version, benchmark=benchmark)
     return report

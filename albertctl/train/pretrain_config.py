@@ -33,6 +33,9 @@ RELEASED_RECIPE: dict[str, Any] = {
 FLAVOR_RECIPES: dict[str, dict[str, Any]] = {
     "debug": {"batch_size": 16, "lr": 1e-3, "max_steps": 100, "warmup_steps": 10},
     "tiny": {"batch_size": 256, "lr": 1e-2, "max_steps": 10_000, "warmup_steps": 1000},
+    # albert_tiny's sizes (Chinese vocabulary): tiny's recipe.
+    "tiny-zh": {"batch_size": 256, "lr": 1e-2, "max_steps": 10_000, "warmup_steps": 1000},
+    "tiny-zh-brightmart": {"batch_size": 256, "lr": 1e-2, "max_steps": 10_000, "warmup_steps": 1000},
     "base": {"batch_size": 512, "lr": 0.00062, "max_steps": 100_000, "warmup_steps": 2500},
     "large": {"batch_size": 512, "lr": 0.00044, "max_steps": 100_000, "warmup_steps": 2500},
     "xlarge": {"batch_size": 512, "lr": 0.00031, "max_steps": 100_000, "warmup_steps": 2500},
