@@ -89,13 +89,14 @@ def _run_child(args: list[str]) -> dict[str, float]:
 def _spm_options(vocab_size: int, threads: int, input_sentence_size: int, prefix: Path) -> dict[str, object]:
     """The options build-vocab passes to SentencePiece (albertctl/vocab/build.py)."""
     from albertctl.vocab import BuildVocabConfig
+    from albertctl.vocab.build import REFERENCE_COVERAGE
 
     config = BuildVocabConfig(vocab_size=vocab_size, threads=threads, input_sentence_size=input_sentence_size)
     return {
         "model_prefix": str(prefix),
         "vocab_size": config.vocab_size,
         "model_type": config.model_type,
-        "character_coverage": config.character_coverage,
+        "character_coverage": config.character_coverage or REFERENCE_COVERAGE,
         "pad_id": 0,
         "unk_id": 1,
         "bos_id": -1,

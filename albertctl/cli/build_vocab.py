@@ -1,7 +1,9 @@
-"""``albertctl build-vocab``: train an ALBERT SentencePiece vocabulary from raw text.
+"""``albertctl build-vocab``: train an ALBERT vocabulary from raw text.
 
 Flags -> :class:`~albertctl.vocab.BuildVocabConfig` -> :func:`~albertctl.vocab.build_vocab` ->
-a rich summary. Reads the corpus files given; writes ``--out`` (see docs/vocab.md).
+a rich summary (with any setting the build picked itself, and any it ignored). Reads the corpus
+files given; writes ``--out``: a SentencePiece ``spiece.model`` or, with ``--kind wordpiece``, a
+BERT-Chinese ``vocab.txt`` (see docs/vocab.md).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def _build_vocab(*, inputs: list[str], out: Path, overwrite: bool, **settings: A
             progress.start()
         progress.update(task, completed=stats.bytes_read, lines=stats.lines)
 
-    status = console.status("training SentencePiece ...", spinner="dots")
+    trainer = "WordPiece" if config.kind == "wordpiece" else "SentencePiece"
+    status = console.status(f"training {trainer} ...", spinner="dots")
 
     def on_train_start() -> None:
         progress.stop()
@@ -81,7 +84,8 @@ build_vocab_command = command(
         *options(BuildVocabConfig),
         extra("overwrite", Overwrite, False),
     ],
-    doc="Train an ALBERT SentencePiece vocabulary (spiece.model, ids as the released models).",
+    doc="Train an ALBERT vocabulary: SentencePiece (spiece.model, ids as the released models) "
+    "or, with --kind wordpiece, a BERT-Chinese vocab.txt (ids as bert-base-chinese).",
 )
 
 
@@ -91,12 +95,16 @@ def _render(report: BuildVocabReport, console: Console) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("vocab", f"{report.out_dir} ({report.vocab_size:,} pieces)")
+    table.add_row("vocab", f"{report.out_dir} ({report.vocab_size:,} {report.kind} pieces)")
     table.add_row("read", f"{report.files} file(s), {report.documents:,} documents, {report.lines:,} lines")
     table.add_row("sampled", f"{report.sampled_lines:,} lines")
     if report.skipped_lines:
         table.add_row("skipped", f"{report.skipped_lines:,} non-UTF-8 lines")
+    for note in report.picked:
+        table.add_row("picked", note)
     table.add_row("time", f"read {report.read_seconds:.1f}s, train {report.train_seconds:.1f}s")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     console.print(table)
 
 
