@@ -19,6 +19,7 @@ from rich.text import Text
 from albertctl import __version__
 from albertctl.cli import (
     build_vocab,
+    clue,
     cmrc,
     eval_pretrain,
     export,
@@ -57,6 +58,7 @@ for _module in (
     make_data,
     pretrain,
     finetune,
+    clue,
     reading,
     cmrc,
     eval_pretrain,

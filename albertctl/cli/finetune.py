@@ -30,8 +30,8 @@ Task = Annotated[
     str,
     typer.Option(
         "--task",
-        help="cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli (GLUE), tnews, afqmc (CLUE), a comma "
-        "list, or all (GLUE's nine).",
+        help="cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, a comma list, or all (the nine); "
+        "CLUE's tasks are `finetune clue`'s.",
         show_default=False,
     ),
 ]

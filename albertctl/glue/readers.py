@@ -8,8 +8,12 @@ reference does. A row with the wrong number of columns or a label outside the ta
 error naming ``file:line``.
 
 CLUE layout (JSON lines, what ``*_public.zip`` unpacks to): ``DIR/tnews/train.json``,
-``DIR/afqmc/dev.json``: one object per line, keys from the task's ``json_fields``, labels as
-strings; a bad line is an error naming ``file:line``.
+``DIR/afqmc/dev.json``, ``DIR/ocnli/train.50k.json``, ``DIR/tnews/test1.0.json``: one object per
+line, keys from the task's ``json_fields``, labels as strings; a bad line is an error naming
+``file:line``. NLI rows labelled ``"-"`` are skipped (counted in ``skipped_rows``), CSL's keyword
+list is joined with spaces, and CLUEWSC2020's two spans are marked in the text as CLUE's baseline
+does (:func:`mark_wsc_spans`). Where CLUE ships ``labels.json``, its label set is checked
+against the registry's.
 
 Hugging Face layout: ``DIR/<hf name>/<split>/data-*.arrow`` (``save_to_disk``, Arrow stream
 files + ``dataset_info.json``) or parquet files (``DIR/<hf name>/<split>/*.parquet`` or the
@@ -81,6 +85,8 @@ def find_task_dir(spec: TaskSpec, data_dir: Path) -> tuple[str, Path]:
     if not data_dir.is_dir():
         raise AlbertctlError(f"GLUE data directory {data_dir} does not exist", hint="check --data-dir")
     wanted = {spec.dir_name.lower(), spec.hf_name.lower(), spec.name}
+    if spec.json_fields is not None:
+        wanted.add(f"{spec.name}_public")  # the folder CLUE's tnews_public.zip unpacks to
     if spec.name == "ax":
         wanted |= {"ax", "mnli"}
     candidates = sorted(p for p in data_dir.iterdir() if p.is_dir() and p.name.lower() in wanted)
@@ -104,13 +110,23 @@ def find_task_dir(spec: TaskSpec, data_dir: Path) -> tuple[str, Path]:
     )
 
 
+def _json_path(spec: TaskSpec, folder: Path, split: str) -> Path:
+    """The file of one JSON-lines split (train: the first of the task's ``train_stems`` present)."""
+    assert spec.json_fields is not None
+    stems = spec.json_fields.train_stems if split == "train" else (split,)
+    for stem in stems:
+        if (folder / f"{stem}.json").is_file():
+            return folder / f"{stem}.json"
+    return folder / f"{stems[0]}.json"
+
+
 def read_split(spec: TaskSpec, data_dir: Path, split: str) -> SplitData:
     """Read one split (``train``, ``dev``, ``dev_matched``, ``test``, ``diagnostic``, ...)."""
     layout, folder = find_task_dir(spec, data_dir)
     if layout == "hf":
         return read_hf_split(spec, folder, split)
     suffix = ".json" if layout == "json" else ".tsv"
-    path = folder / f"{split}{suffix}"
+    path = _json_path(spec, folder, split) if layout == "json" else folder / f"{split}{suffix}"
     if not path.is_file():
         present = ", ".join(sorted(p.name for p in folder.glob(f"*{suffix}"))) or "none"
         raise AlbertctlError(
@@ -119,6 +135,8 @@ def read_split(spec: TaskSpec, data_dir: Path, split: str) -> SplitData:
         )
     if layout == "json":
         assert spec.json_fields is not None
+        if spec.json_fields.labels_file is not None and (folder / spec.json_fields.labels_file).is_file():
+            check_labels_file(spec, folder / spec.json_fields.labels_file)
         return read_jsonl(path, spec, spec.json_fields, labelled=not split.startswith("test"))
     columns = spec.test if split.startswith("test") or split == "diagnostic" else spec.train_dev
     if columns is None:
@@ -126,12 +144,91 @@ def read_split(spec: TaskSpec, data_dir: Path, split: str) -> SplitData:
     return read_tsv(path, spec, columns)
 
 
-def read_jsonl(path: Path, spec: TaskSpec, fields: JsonFields, *, labelled: bool = True) -> SplitData:
-    """Read one JSON-lines split (CLUE): an object per line with the task's keys."""
-    examples: list[Example] = []
+def check_labels_file(spec: TaskSpec, path: Path) -> None:
+    """CLUE's ``labels.json`` (one ``{"label": ..., "label_des(c)": ...}`` per line) must list
+    exactly the registry's labels: a model's class ids are positions in that list."""
+    assert spec.labels is not None
+    listed: list[str] = []
     for lineno, line in enumerate(read_utf8(path, encoding="utf-8-sig").split("\n"), start=1):
         if not line.strip():
             continue
+        try:
+            listed.append(str(json.loads(line)["label"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise AlbertctlError(
+                f'{path}:{lineno}: not a {{"label": ...}} object', hint="restore CLUE's labels.json"
+            ) from None
+    if sorted(listed) != sorted(spec.labels):
+        extra = sorted(set(listed) - set(spec.labels))
+        missing = sorted(set(spec.labels) - set(listed))
+        raise AlbertctlError(
+            f"{path} lists other labels than {spec.dir_name} has "
+            f"(not in the task: {', '.join(extra) or 'none'}; absent: {', '.join(missing) or 'none'})",
+            hint="use the labels.json of CLUE's own *_public.zip, or check that --task matches the data",
+        )
+
+
+def mark_wsc_spans(text: str, span1: tuple[int, str], span2: tuple[int, str], where: str) -> str:
+    """CLUEWSC2020 as one sentence: the candidate (span 1) between ``_``, the pronoun (span 2)
+    between ``[`` ``]``, as CLUE's baseline ``WscProcessor`` writes it.
+
+    ``span`` is (character index into ``text``, span text); a span whose text is not at its index
+    is an error naming ``where``. At an equal position a closing mark goes before an opening one,
+    which is what the baseline's successive list inserts give for touching spans."""
+    marks: list[tuple[int, int, str]] = []  # (position, 0 closing / 1 opening, mark)
+    for (start, span), (left, right) in ((span1, ("_", "_")), (span2, ("[", "]"))):
+        if not span or text[start : start + len(span)] != span:
+            raise AlbertctlError(
+                f"{where}: span {span!r} is not at character {start} of the text "
+                f"(found {text[start : start + len(span)]!r})",
+                hint="fix target.span1_index/span2_index of that line (0-based character offsets)",
+            )
+        marks += [(start, 1, left), (start + len(span), 0, right)]
+    pieces, last = [], 0
+    for position, _, mark in sorted(marks):
+        pieces += [text[last:position], mark]
+        last = position
+    return "".join(pieces) + text[last:]
+
+
+def _text(row: dict, key: str, fields: JsonFields, where: str) -> str:
+    """A text value; a list of strings (CSL's keywords) is joined with ``list_separator``."""
+    value = row[key]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return fields.list_separator.join(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise AlbertctlError(
+            f"{where}: {key!r} is {type(value).__name__}, not text", hint="fix or remove that line"
+        )
+    return value
+
+
+def _wsc_text(row: dict, fields: JsonFields, where: str) -> str:
+    """CLUEWSC2020's text with its ``target`` spans marked (:func:`mark_wsc_spans`)."""
+    assert fields.wsc_target is not None
+    target = row[fields.wsc_target]
+    try:
+        span1 = (int(target["span1_index"]), str(target["span1_text"]))
+        span2 = (int(target["span2_index"]), str(target["span2_text"]))
+    except (KeyError, TypeError, ValueError):
+        raise AlbertctlError(
+            f"{where}: {fields.wsc_target!r} needs span1_index, span1_text, span2_index, span2_text",
+            hint="the file is not CLUEWSC2020's layout, or that line is damaged",
+        ) from None
+    return mark_wsc_spans(_text(row, fields.text_a, fields, where), span1, span2, where)
+
+
+def read_jsonl(path: Path, spec: TaskSpec, fields: JsonFields, *, labelled: bool = True) -> SplitData:
+    """Read one JSON-lines split (CLUE): an object per line with the task's keys."""
+    examples: list[Example] = []
+    skipped = 0
+    row_index = -1  # 0-based among non-blank lines: the id of a row without one
+    for lineno, line in enumerate(read_utf8(path, encoding="utf-8-sig").split("\n"), start=1):
+        if not line.strip():
+            continue
+        row_index += 1
         where = f"{path}:{lineno}"
         try:
             row = json.loads(line)
@@ -139,20 +236,25 @@ def read_jsonl(path: Path, spec: TaskSpec, fields: JsonFields, *, labelled: bool
             raise AlbertctlError(
                 f"{where}: not a JSON object ({exc.msg})", hint="fix or remove that line"
             ) from None
-        keys = [
-            k for k in (fields.text_a, fields.text_b, fields.label if labelled else None) if k is not None
-        ]
+        wanted = (fields.text_a, fields.text_b, fields.wsc_target, fields.label if labelled else None)
+        keys = [k for k in wanted if k is not None]
         missing = [k for k in keys if not isinstance(row, dict) or k not in row]
         if missing:
             raise AlbertctlError(
                 f"{where}: no {', '.join(repr(k) for k in missing)} for {spec.dir_name}",
                 hint="the file is not in the CLUE layout for this task, or that line is damaged",
             )
+        if labelled and str(row[fields.label]).strip() in fields.skip_labels:
+            skipped += 1
+            continue
         label = _parse_label(spec, str(row[fields.label]), where) if labelled else None
-        guid = str(row.get("id", len(examples)))
-        text_b = str(row[fields.text_b]) if fields.text_b is not None else None
-        examples.append(Example(guid=guid, text_a=str(row[fields.text_a]), text_b=text_b, label=label))
-    return SplitData(examples=examples, source=path)
+        guid = next((str(row[k]) for k in fields.id_keys if k in row), str(row_index))
+        text_a = (
+            _wsc_text(row, fields, where) if fields.wsc_target else _text(row, fields.text_a, fields, where)
+        )
+        text_b = _text(row, fields.text_b, fields, where) if fields.text_b is not None else None
+        examples.append(Example(guid=guid, text_a=text_a, text_b=text_b, label=label))
+    return SplitData(examples=examples, source=path, skipped_rows=skipped)
 
 
 def _column(row: list[str], index: int) -> str:

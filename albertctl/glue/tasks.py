@@ -1,12 +1,13 @@
 """The task registry: files, columns, label sets, metrics and presets, per task in one place.
 
-The nine GLUE tasks (and AX), plus the CLUE classification tasks the albert_zh community reports
-(TNEWS, AFQMC: JSON lines). Column indices are 0-based and follow the reference processors
-(docs/reference.md §7): the classic GLUE TSV files are split on tabs with no quote handling. ``-1``
-means "the last column" (MNLI, STS-B, QNLI, RTE and WNLI carry a variable number of annotation
-columns before the label). The Hugging Face layout names splits and columns differently; the
-``hf_*`` fields map them. A new sentence(-pair) classification or regression task is one more
-``TaskSpec`` here; nothing else changes. Nothing here does I/O.
+The nine GLUE tasks (and AX), plus CLUE's seven classification tasks (TNEWS, IFLYTEK, AFQMC,
+OCNLI, CMNLI, CSL, CLUEWSC2020: JSON lines, ``albertctl finetune clue``). Column indices are
+0-based and follow the reference processors (docs/reference.md §7): the classic GLUE TSV files
+are split on tabs with no quote handling. ``-1`` means "the last column" (MNLI, STS-B, QNLI, RTE
+and WNLI carry a variable number of annotation columns before the label). The Hugging Face layout
+names splits and columns differently; the ``hf_*`` fields map them. A new sentence(-pair)
+classification or regression task is one more ``TaskSpec`` here; nothing else changes. Nothing
+here does I/O.
 """
 
 from __future__ import annotations
@@ -64,6 +65,21 @@ class JsonFields:
     """Key of the second text, or None for single-text tasks."""
     label: str = "label"
     """Key of the label (CLUE writes it as a string, ``"108"``)."""
+    id_keys: tuple[str, ...] = ("id", "idx")
+    """Keys tried in order for the example id (test files carry ``id``); else the row number."""
+    train_stems: tuple[str, ...] = ("train",)
+    """Train file stems tried in order (OCNLI ships ``train.50k.json`` and ``train.3k.json``)."""
+    skip_labels: tuple[str, ...] = ()
+    """Labels of rows left out of train and dev, as CLUE's baselines do (NLI's ``"-"``: the
+    annotators found no majority)."""
+    list_separator: str = " "
+    """A text value that is a list of strings is joined with this (CSL's keywords, as CLUE's
+    baseline joins them)."""
+    wsc_target: str | None = None
+    """Key of CLUEWSC2020's ``target`` object: its two spans are marked inside ``text_a``
+    (:func:`albertctl.glue.readers.mark_wsc_spans`)."""
+    labels_file: str | None = None
+    """The label list CLUE ships beside the splits (``labels.json``); checked against ``labels``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,8 +278,11 @@ TASKS: dict[str, TaskSpec] = {
             hf_columns=("premise", "hypothesis"),
             hf_label_names=("entailment", "neutral", "contradiction"),
         ),
-        # CLUE (Chinese). Presets: CLUEbenchmark/CLUE's BERT baseline scripts
-        # (run_classifier_{tnews,afqmc}.sh: lr 3e-5, batch 16, 2 epochs, 10% warm-up, MSL 128).
+        # CLUE (Chinese). Presets: 10% warm-up and no dropout as for GLUE; TNEWS/AFQMC from CLUE's
+        # run_classifier_{tnews,afqmc}.sh of the time (lr 3e-5, batch 16, 2 epochs), the others from
+        # CLUEbenchmark/CLUE's baselines/models_pytorch/classifier_pytorch/run_classifier_<task>.sh
+        # (steps = ceil(train rows x epochs / batch)). Their leaderboard files are JSON lines, not
+        # GLUE's TSV, so test_splits stays empty and albertctl.clue.submit names them.
         TaskSpec(
             name="tnews",
             dir_name="tnews",
@@ -272,10 +291,24 @@ TASKS: dict[str, TaskSpec] = {
             labels=tuple(str(i) for i in range(100, 117) if i not in (105, 111)),
             metrics=("accuracy",),
             selection_metric="accuracy",
-            json_fields=JsonFields(text_a="sentence"),
+            json_fields=JsonFields(text_a="sentence", labels_file="labels.json"),
             hf_columns=("sentence", None),
             benchmark="CLUE",
             preset=Preset(lr=3e-5, batch_size=16, dropout=0.0, max_steps=6670, warmup_steps=667),
+        ),
+        TaskSpec(
+            name="iflytek",
+            dir_name="iflytek",
+            hf_name="iflytek",
+            # 119 app categories, ids 0-118 (labels.json gives each one's label_des).
+            labels=tuple(str(i) for i in range(119)),
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            json_fields=JsonFields(text_a="sentence", labels_file="labels.json"),
+            hf_columns=("sentence", None),
+            benchmark="CLUE",
+            # 12,133 train rows, lr 2e-5, batch 16, 3 epochs.
+            preset=Preset(lr=2e-5, batch_size=16, dropout=0.0, max_steps=2275, warmup_steps=227),
         ),
         TaskSpec(
             name="afqmc",
@@ -288,6 +321,59 @@ TASKS: dict[str, TaskSpec] = {
             benchmark="CLUE",
             preset=Preset(lr=3e-5, batch_size=16, dropout=0.0, max_steps=4292, warmup_steps=429),
         ),
+        TaskSpec(
+            name="ocnli",
+            dir_name="ocnli",
+            hf_name="ocnli",
+            labels=_MNLI,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            json_fields=JsonFields(
+                text_a="sentence1", text_b="sentence2", train_stems=("train.50k", "train"), skip_labels=("-",)
+            ),
+            benchmark="CLUE",
+            # About 50k train rows (train.50k.json), lr 3e-5, batch 16, 2 epochs.
+            preset=Preset(lr=3e-5, batch_size=16, dropout=0.0, max_steps=6250, warmup_steps=625),
+        ),
+        TaskSpec(
+            name="cmnli",
+            dir_name="cmnli",
+            hf_name="cmnli",
+            labels=_MNLI,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            json_fields=JsonFields(text_a="sentence1", text_b="sentence2", skip_labels=("-",)),
+            benchmark="CLUE",
+            # 391,782 train rows, lr 3e-5, batch 16, 3 epochs.
+            preset=Preset(lr=3e-5, batch_size=16, dropout=0.0, max_steps=73460, warmup_steps=7346),
+        ),
+        TaskSpec(
+            name="csl",
+            dir_name="csl",
+            hf_name="csl",
+            labels=_BINARY,
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            # The keyword list (joined with spaces) is segment A, the abstract segment B.
+            json_fields=JsonFields(text_a="keyword", text_b="abst"),
+            benchmark="CLUE",
+            # 20,000 train rows, lr 1e-5, batch 8, 5 epochs (the baseline also uses 256 tokens).
+            preset=Preset(lr=1e-5, batch_size=8, dropout=0.0, max_steps=12500, warmup_steps=1250),
+        ),
+        TaskSpec(
+            name="cluewsc2020",
+            dir_name="cluewsc2020",
+            hf_name="cluewsc2020",
+            # CLUE's WscProcessor order: "true" is class 0.
+            labels=("true", "false"),
+            metrics=("accuracy",),
+            selection_metric="accuracy",
+            json_fields=JsonFields(text_a="text", wsc_target="target"),
+            hf_columns=("text", None),
+            benchmark="CLUE",
+            # 1,244 train rows, lr 1e-5, batch 16, 50 epochs.
+            preset=Preset(lr=1e-5, batch_size=16, dropout=0.0, max_steps=3888, warmup_steps=388),
+        ),
     )
 }
 
@@ -296,7 +382,10 @@ TRAINABLE = tuple(
 )
 """The nine tasks `finetune glue --task all` runs, in the GLUE paper's order."""
 
-_ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "diagnostic": "ax", "mnli-m": "mnli"}
+CLUE_TASKS = tuple(name for name, spec in TASKS.items() if spec.benchmark == "CLUE")
+"""The seven tasks `finetune clue --task all` runs, in CLUE's order."""
+
+_ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "diagnostic": "ax", "mnli-m": "mnli", "wsc": "cluewsc2020"}
 
 
 def get_task(name: str) -> TaskSpec:
@@ -311,14 +400,24 @@ def get_task(name: str) -> TaskSpec:
     return TASKS[key]
 
 
-def parse_tasks(text: str, *, allow_ax: bool = False) -> tuple[TaskSpec, ...]:
-    """``"all"`` or a comma list (``"cola,mrpc"``) -> task specs in the given order."""
+def parse_tasks(text: str, *, allow_ax: bool = False, benchmark: str | None = None) -> tuple[TaskSpec, ...]:
+    """``"all"`` or a comma list (``"cola,mrpc"``) -> task specs in the given order.
+
+    ``all`` is GLUE's nine, or CLUE's seven with ``benchmark="CLUE"``; a ``benchmark`` also
+    refuses the other benchmark's tasks (``finetune clue --task cola``)."""
+    everything = TRAINABLE if benchmark in (None, "GLUE") else CLUE_TASKS
     parts = [part for part in text.split(",") if part.strip()]
     if not parts:
-        raise AlbertctlError("--task is empty", hint=f"use one of {', '.join(TASKS)} or 'all'")
+        raise AlbertctlError("--task is empty", hint=f"use one of {', '.join(everything)} or 'all'")
     if len(parts) == 1 and parts[0].strip().lower() == "all":
-        return tuple(TASKS[name] for name in TRAINABLE)
+        return tuple(TASKS[name] for name in everything)
     specs = tuple(get_task(part) for part in parts)
+    foreign = [spec.name for spec in specs if benchmark is not None and spec.benchmark != benchmark]
+    if foreign:
+        raise AlbertctlError(
+            f"--task {', '.join(foreign)}: not a {benchmark} task",
+            hint=f"{benchmark} tasks: {', '.join(everything)} (or 'all')",
+        )
     if not allow_ax and any(spec.preset is None for spec in specs):
         raise AlbertctlError(
             "task 'ax' (the diagnostic set) is not trained or scored on dev",
