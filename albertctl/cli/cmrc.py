@@ -9,24 +9,27 @@ prints the script's own line. See docs/reading.md.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from albertctl.cli.finetune import _Model, _Vocab, eval_app, finetune_app, predict_app
 from albertctl.cli.options import AllowVocabMismatch, Device, Overwrite, Precision
 from albertctl.cli.reading import (
+    _BatchSize,
     _console,
     _FtModel,
     _metrics_table,
     _Out,
     _path_option,
     _Which,
-    results_table,
+    finetune_span,
+    predict_span,
 )
-from albertctl.settings import argument, command, extra, options, values_for
+from albertctl.settings import argument, command, extra, options
 from albertctl.squad.cmrc_config import CmrcFinetuneConfig, CmrcOptions
 
 BENCHMARK = "cmrc2018"
@@ -34,40 +37,14 @@ _NOT_FLAGS = ("version",)  # CMRC 2018 is 1.1-style: no version, no null thresho
 _PREDICT_EXCLUDE = ("version", "null_threshold", "skip_bad_answers")
 
 
-def _finetune_cmrc(
-    *,
-    train_file: Path,
-    dev_file: Path,
-    model: Path,
-    out: Path,
-    vocab: Path | None,
-    allow_vocab_mismatch: bool,
-    overwrite: bool,
-    **settings: Any,
-) -> None:
-    from albertctl.squad.finetune import finetune_squad
-
-    config = CmrcFinetuneConfig(**values_for(CmrcFinetuneConfig, settings, exclude=_NOT_FLAGS))
-    console = _console()
-    report = finetune_squad(
-        config,
-        train_file=train_file,
-        dev_file=dev_file,
-        model_path=model,
-        out=out,
-        vocab=vocab,
-        allow_vocab_mismatch=allow_vocab_mismatch,
-        overwrite=overwrite,
-        log=lambda line: console.print(line, markup=False),
-        benchmark=BENCHMARK,
-    )
-    title = "CMRC 2018 dev (best: best-on-dev checkpoint; final: last step)"
-    console.print(results_table(report.results, title=title, percent=False))
-    console.print(f"wrote {report.out / 'results.json'}")
-
-
 finetune_cmrc_command = command(
-    _finetune_cmrc,
+    functools.partial(
+        finetune_span,
+        config_class=CmrcFinetuneConfig,
+        benchmark=BENCHMARK,
+        title="CMRC 2018 dev (best: best-on-dev checkpoint; final: last step)",
+        exclude=_NOT_FLAGS,
+    ),
     params=[
         argument("train_file", _path_option("--train-file", "CMRC 2018 training file (SQuAD-style JSON).")),
         argument("dev_file", _path_option("--dev-file", "CMRC 2018 dev file: picks the best checkpoint.")),
@@ -82,46 +59,14 @@ finetune_cmrc_command = command(
 )
 
 
-def _predict_cmrc(
-    *,
-    model: Path,
-    input_file: Path,
-    out: Path,
-    which: str,
-    batch_size: int,
-    precision: str,
-    device: str,
-    vocab: Path | None,
-    overwrite: bool,
-    **given: Any,
-) -> None:
-    from albertctl.squad.finetune import predict_squad
-
-    report = predict_squad(
-        model,
-        input_file,
-        out,
-        which=which,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
-        vocab=vocab,
-        overwrite=overwrite,
-        benchmark=BENCHMARK,
-        **values_for(CmrcOptions, given, exclude=_PREDICT_EXCLUDE),
-    )
-    console = _console()
-    console.print(
-        f"wrote {out / 'predictions.json'} ({report['questions']:,} questions, {report['windows']:,} windows)"
-    )
-    if "metrics" in report:
-        console.print(_metrics_table(f"CMRC 2018 ({input_file.name})", report["metrics"], percent=False))
-
-
-_BatchSize = Annotated[int, typer.Option("--batch-size", help="Rows per inference batch.")]
-
 predict_cmrc_command = command(
-    _predict_cmrc,
+    functools.partial(
+        predict_span,
+        options_class=CmrcOptions,
+        benchmark=BENCHMARK,
+        label="CMRC 2018",
+        exclude=_PREDICT_EXCLUDE,
+    ),
     params=[
         argument("model", _FtModel),
         argument("input_file", _path_option("--input", "CMRC 2018 file (SQuAD-style JSON) to answer.")),

@@ -9,6 +9,7 @@ docs/reading.md.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -80,8 +81,12 @@ def _metrics_table(title: str, metrics: dict[str, float], *, percent: bool) -> T
 # -- SQuAD ----------------------------------------------------------------------------------------
 
 
-def _finetune_squad(
+def finetune_span(
     *,
+    config_class: type,
+    benchmark: str,
+    title: str,
+    exclude: tuple[str, ...] = (),
     train_file: Path,
     dev_file: Path,
     model: Path,
@@ -91,9 +96,11 @@ def _finetune_squad(
     overwrite: bool,
     **settings: Any,
 ) -> None:
+    """The body of ``finetune squad`` and ``finetune cmrc2018`` (bound with functools.partial):
+    ``title`` may name ``{version}``."""
     from albertctl.squad.finetune import finetune_squad
 
-    config = SquadFinetuneConfig(**values_for(SquadFinetuneConfig, settings))
+    config = config_class(**values_for(config_class, settings, exclude=exclude))
     console = _console()
     report = finetune_squad(
         config,
@@ -105,14 +112,20 @@ def _finetune_squad(
         allow_vocab_mismatch=allow_vocab_mismatch,
         overwrite=overwrite,
         log=lambda line: console.print(line, markup=False),
+        benchmark=benchmark,
     )
-    title = f"SQuAD {config.version} dev (best: best-on-dev checkpoint; final: last step)"
-    console.print(results_table(report.results, title=title, percent=False))
+    shown = title.format(version=config.version)
+    console.print(results_table(report.results, title=shown, percent=False))
     console.print(f"wrote {report.out / 'results.json'}")
 
 
 finetune_squad_command = command(
-    _finetune_squad,
+    functools.partial(
+        finetune_span,
+        config_class=SquadFinetuneConfig,
+        benchmark="squad",
+        title="SQuAD {version} dev (best: best-on-dev checkpoint; final: last step)",
+    ),
     params=[
         argument("train_file", _path_option("--train-file", "SQuAD training file (official JSON).")),
         argument("dev_file", _path_option("--dev-file", "SQuAD dev file: picks the best checkpoint.")),
@@ -127,8 +140,12 @@ finetune_squad_command = command(
 )
 
 
-def _predict_squad(
+def predict_span(
     *,
+    options_class: type,
+    benchmark: str,
+    label: str,
+    exclude: tuple[str, ...] = (),
     model: Path,
     input_file: Path,
     out: Path,
@@ -140,6 +157,8 @@ def _predict_squad(
     overwrite: bool,
     **given: Any,
 ) -> None:
+    """The body of ``predict squad`` and ``predict cmrc2018`` (bound with functools.partial):
+    ``label`` may name ``{version}``."""
     from albertctl.squad.finetune import predict_squad
 
     report = predict_squad(
@@ -152,7 +171,8 @@ def _predict_squad(
         precision=precision,
         vocab=vocab,
         overwrite=overwrite,
-        **values_for(SquadOptions, given),
+        benchmark=benchmark,
+        **values_for(options_class, given, exclude=exclude),
     )
     console = _console()
     for name in report["files"]:
@@ -160,15 +180,14 @@ def _predict_squad(
             f"wrote {out / name} ({report['questions']:,} questions, {report['windows']:,} windows)"
         )
     if "metrics" in report:
-        console.print(
-            _metrics_table(f"SQuAD {report['version']} ({input_file.name})", report["metrics"], percent=False)
-        )
+        title = f"{label.format(version=report['version'])} ({input_file.name})"
+        console.print(_metrics_table(title, report["metrics"], percent=False))
 
 
 _BatchSize = Annotated[int, typer.Option("--batch-size", help="Rows per inference batch.")]
 
 predict_squad_command = command(
-    _predict_squad,
+    functools.partial(predict_span, options_class=SquadOptions, benchmark="squad", label="SQuAD {version}"),
     params=[
         argument("model", _FtModel),
         argument("input_file", _path_option("--input", "SQuAD file (official JSON) to answer.")),
