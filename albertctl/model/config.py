@@ -143,6 +143,16 @@ def _flavor(**kwargs: Any) -> AlbertConfig:
     return AlbertConfig(**kwargs)
 
 
+# brightmart albert_tiny's shapes: "tiny", "tiny-zh" and "tiny-zh-brightmart" share them.
+_ALBERT_TINY: dict[str, Any] = {
+    "vocab_size": 21128,
+    "embedding_size": 128,
+    "hidden_size": 312,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 12,
+    "intermediate_size": 1248,
+}
+
 FLAVORS: dict[str, AlbertConfig] = {
     # For tests: every code path (E != H, several heads) at a size that runs in milliseconds.
     "debug": _flavor(
@@ -154,35 +164,13 @@ FLAVORS: dict[str, AlbertConfig] = {
         intermediate_size=64,
     ),
     # brightmart albert_tiny (Google layout): head size 26.
-    "tiny": _flavor(
-        vocab_size=21128,
-        embedding_size=128,
-        hidden_size=312,
-        num_hidden_layers=4,
-        num_attention_heads=12,
-        intermediate_size=1248,
-    ),
+    "tiny": _flavor(**_ALBERT_TINY),
     # brightmart/albert_zh albert_tiny exactly, as its albert_config_tiny_google.json (albert_tiny_google_zh):
     # the same shapes as "tiny", named for the Chinese checkpoints it loads.
-    "tiny-zh": _flavor(
-        vocab_size=21128,
-        embedding_size=128,
-        hidden_size=312,
-        num_hidden_layers=4,
-        num_attention_heads=12,
-        intermediate_size=1248,
-    ),
+    "tiny-zh": _flavor(**_ALBERT_TINY),
     # The same sizes in albert_zh's own layout (albert_config_tiny.json, albert_tiny_zh): also
     # 512 positions, 2 token types, TF "gelu" (our gelu_new), dropout 0.
-    "tiny-zh-brightmart": _flavor(
-        vocab_size=21128,
-        embedding_size=128,
-        hidden_size=312,
-        num_hidden_layers=4,
-        num_attention_heads=12,
-        intermediate_size=1248,
-        embedding_layout="brightmart",
-    ),
+    "tiny-zh-brightmart": _flavor(**_ALBERT_TINY, embedding_layout="brightmart"),
     "base": _flavor(
         embedding_size=128,
         hidden_size=768,
