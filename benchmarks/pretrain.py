@@ -11,6 +11,15 @@ One run measures, on the same batches (our loader's, sequence length 128 by defa
 3. **loader overhead**: the time to build one step's batch synchronously, and the time the loop
    actually waited for the prefetching loader, both as a share of our step time.
 
+How far from the limit: the GEMM peak of the precision in use (best square ``torch.matmul`` in
+fp32 or bf16 on the same device and threads, ``_peak.measure_gemm_peak``) is measured in the same
+run, after the timed steps, and each side's tokens/s is turned into achieved FLOP/s and its share
+of that peak. Both sides are credited with the same *useful* matmul FLOPs per token: a training
+step of the timed batches as the reference computes it (``_peak.albert_train_flops``, 3x forward;
+the MLM head on the real masked positions only), so the FLOP/s ratio is the tokens/s ratio. What
+each side actually computes is printed beside it: ours runs the MLM head on every
+``masked_lm_positions`` slot (padded slots too), transformers on every position.
+
     .venv/bin/python benchmarks/pretrain.py                     # tiny, batch 32, synthetic data
     .venv/bin/python benchmarks/pretrain.py --data DATA_DIR --steps 30 --precision bf16
 
@@ -26,8 +35,13 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+from _peak import PRECISION_DTYPES, albert_train_flops, describe_share, measure_gemm_peak
+
+if TYPE_CHECKING:
+    from albertctl.model.config import AlbertConfig
 
 
 def _hf_model(config, state):  # noqa: ANN001, ANN202 - transformers types are optional
@@ -81,6 +95,18 @@ def run_hf(  # noqa: ANN001 - transformers types are optional
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     return times
+
+
+def step_flops(config: AlbertConfig, batches: list[dict[str, torch.Tensor]]) -> tuple[int, int, int]:
+    """Training matmul FLOPs summed over ``batches``: useful (MLM on the real masked positions), as
+    ours computes them (every ``masked_lm_positions`` slot) and as transformers does (every position)."""
+    useful = ours = hf = 0
+    for b in batches:
+        size, length = b["input_ids"].shape  # (B, L), padded to the batch's longest row
+        useful += albert_train_flops(config, size, length, int((b["masked_lm_weights"] > 0).sum()))
+        ours += albert_train_flops(config, size, length, b["masked_lm_positions"].numel())
+        hf += albert_train_flops(config, size, length, size * length)
+    return useful, ours, hf
 
 
 def main() -> None:
@@ -173,6 +199,10 @@ def main() -> None:
     hf_tps, hf_step = max(hf_runs)
     waited = min(waits)
 
+    peak = measure_gemm_peak(PRECISION_DTYPES[args.precision], torch.get_num_threads(), args.device)
+    useful, ours_done, hf_done = step_flops(config, batches[warm:])
+    per_token = useful / sum(hf_tokens[warm:])  # the same batches on both sides
+
     build = statistics.mean(build_times[warm:])
     print(
         f"model {args.model} ({sum(v.numel() for v in state.values()) / 1e6:.2f}M params), "
@@ -188,6 +218,13 @@ def main() -> None:
     print(f"hf   (bare AlbertForPreTraining loop)            : {hf_tps:10.0f} tokens/s  "
           f"{hf_step * 1000:8.1f} ms/step")  # fmt: skip
     print(f"ratio ours / hf tokens/s: {ours_tps / hf_tps:.2f}x   (goal >= 1.5x)")
+    print(
+        f"useful matmul FLOPs {per_token / 1e6:.1f} MFLOP/token (MLM on the real masked positions, "
+        f"both sides credited alike); actually computed: ours {ours_done / useful:.2f}x, "
+        f"hf {hf_done / useful:.2f}x"
+    )
+    print(f"ours {ours_tps:,.0f} tok/s = {describe_share(ours_tps * per_token, peak, args.precision)}")
+    print(f"hf   {hf_tps:,.0f} tok/s = {describe_share(hf_tps * per_token, peak, args.precision)}")
     print(
         f"loader: build one step synchronously {build * 1000:.2f} ms = {build / ours_step:.2%} of a step; "
         f"waited with prefetch {waited * 1000:.3f} ms = {waited / ours_step:.2%} of a step   (goal <= 3%)"
