@@ -42,11 +42,18 @@ def test_candidates_whole_word_and_boundary() -> None:
     starts = [True, True, False, True, True, False, True, True]
     cands, boundary = make_candidates(ids, starts, special_ids=SPECIAL, whole_word=True)
     # 13 does not start a word: it joins the previous candidate across [SEP], as the reference does.
-    assert cands == [[1, 2], [3, 5], [6]]
+    assert cands.groups() == [[1, 2], [3, 5], [6]]
     assert boundary == [1, 1, 0, 1, 1, 0, 1, 1]
     cands, boundary = make_candidates(ids, starts, special_ids=SPECIAL, whole_word=False)
-    assert cands == [[1], [2], [3], [5], [6]]
+    assert cands.groups() == [[1], [2], [3], [5], [6]]
     assert boundary == [1, 1, 0, 1, 1, 0, 1, 1]
+    # A non-start piece right after [CLS] still starts the first word; the boundary alone
+    # gives the same words again (what dynamic masking rebuilds them from).
+    starts = [True, False, False, True, True, False, True, True]
+    cands, boundary = make_candidates(ids, starts, special_ids=SPECIAL, whole_word=True)
+    assert cands.groups() == [[1, 2], [3, 5], [6]]
+    again, _ = make_candidates(ids, [bool(b) for b in boundary], special_ids=SPECIAL, whole_word=True)
+    assert again == cands
 
 
 def _mask(ids, starts, k, rng, vocab_size=1000, ngram=3):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,6 +29,27 @@ class MaskedSequence:
     """Sorted positions that carry an MLM label."""
     masked_lm_ids: list[int]
     """The original ids at ``masked_lm_positions``."""
+
+
+class Candidates(NamedTuple):
+    """Maskable whole words of one sequence, flat instead of one list per word.
+
+    Word ``k`` is ``positions[starts[k]:starts[k + 1]]``; ``starts`` ends with ``len(positions)``.
+    Words are runs of consecutive non-special positions, so the n-gram of words ``k..k+n-1`` is
+    the one slice ``positions[starts[k]:starts[k + n]]`` and its size a difference of two ints.
+    """
+
+    positions: list[int]
+    """Every non-special position, in order."""
+    starts: list[int]
+    """Index into ``positions`` where each word begins, then ``len(positions)``."""
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def groups(self) -> list[list[int]]:
+        """The words as lists of positions (for reading and tests)."""
+        return [self.positions[a:b] for a, b in zip(self.starts[:-1], self.starts[1:], strict=True)]
 
 
 def ngram_probs(ngram: int, *, favor_shorter: bool = True) -> np.ndarray:
@@ -78,37 +100,34 @@ def make_candidates(
     *,
     special_ids: Collection[int],
     whole_word: bool = True,
-) -> tuple[list[list[int]], list[int]]:
+) -> tuple[Candidates, list[int]]:
     """Group positions into maskable candidates (whole words) and compute ``token_boundary``.
 
     Special ids (``[CLS]``, ``[SEP]``, pad) are never candidates and get boundary 1. With
     ``whole_word``, a piece that does not start a word joins the previous candidate, exactly as
-    the reference does (even across a ``[SEP]``, which itself stays out). Returns
-    ``(candidates, token_boundary)``: lists of positions, and 0/1 per position.
+    the reference does (even across a ``[SEP]``, which itself stays out); the first non-special
+    piece always starts one. Returns ``(candidates, token_boundary)``: 0/1 per position.
+    The boundary holds everything the candidates need: ``make_candidates(ids, boundary)`` gives
+    the same candidates again (what the loader's dynamic masking relies on).
     """
     if len(input_ids) != len(word_starts):
         raise ValueError(f"{len(input_ids)} ids but {len(word_starts)} word-start flags")
     special = special_ids if isinstance(special_ids, (set, frozenset)) else frozenset(special_ids)
-    candidates: list[list[int]] = []
-    boundary = [0] * len(input_ids)
-    current: list[int] | None = None  # the candidate a non-start piece joins
-    for i, token in enumerate(input_ids):
-        if token in special:
-            boundary[i] = 1
-            continue
-        if word_starts[i]:
-            boundary[i] = 1
-        elif whole_word and current is not None:
-            current.append(i)
-            continue
-        current = [i]
-        candidates.append(current)
-    return candidates, boundary
+    boundary = [1 if s or t in special else 0 for t, s in zip(input_ids, word_starts, strict=True)]
+    positions = [i for i, t in enumerate(input_ids) if t not in special]
+    if whole_word:
+        begins = [j for j, i in enumerate(positions) if word_starts[i]]
+        if positions and (not begins or begins[0] != 0):
+            begins.insert(0, 0)
+    else:
+        begins = list(range(len(positions)))
+    begins.append(len(positions))
+    return Candidates(positions, begins), boundary
 
 
 def mask_ngrams(
     input_ids: Sequence[int],
-    candidates: Sequence[list[int]],
+    candidates: Candidates,
     *,
     num_to_predict: int,
     ngram: int,
@@ -125,42 +144,46 @@ def mask_ngrams(
     skipped; an n-gram touching an already-masked position is skipped.
     """
     assert len(pvals) == ngram, (len(pvals), ngram)
-    output = list(input_ids)
+    count = len(candidates)
     # The reference builds every start's 1..ngram slices up front, then shuffles the starts;
     # shuffling the start indices and slicing on demand visits the same n-grams in the same order.
-    order = rng.permutation(len(candidates)).tolist()
+    order = rng.permutation(count).tolist()
     # All uniforms are drawn up front in three vector calls (scalar Generator calls cost ~1 µs
     # each): one per visited start for n (inverse CDF, the law of ``rng.choice(p=pvals)``), and
     # per masked position one for 80% [MASK], one for keep-vs-random and one random id.
     cumulative = _cumulative(pvals)
-    n_draws = rng.random(len(order)).tolist()
-    kind_draws = rng.random((num_to_predict, 2)).tolist()
+    n_draws = rng.random(count).tolist()
+    # (num_to_predict, 2) uniforms, drawn flat: the same stream, without the cost of a size tuple.
+    kind_draws = rng.random(2 * num_to_predict).tolist()
     random_ids = rng.integers(0, vocab_size, num_to_predict).tolist()
-    covered: set[int] = set()
-    labels: dict[int, int] = {}
+    positions, starts = candidates
+    taken = bytearray(count)  # words already masked: an n-gram is a run of words, so overlap is per word
+    output = list(input_ids)
+    masked: list[int] = []  # positions in the order they are masked: draw j belongs to the j-th
+    room = num_to_predict
     for visit, k in enumerate(order):
-        if len(labels) >= num_to_predict:
+        if room <= 0:
             break
-        n = ngram_from_uniform(cumulative, n_draws[visit])
-        index_set = candidates[k] if n == 1 else [pos for word in candidates[k : k + n] for pos in word]
+        end = k + 1 + bisect.bisect_right(cumulative, n_draws[visit])  # k + n (ngram_from_uniform)
+        if end > k + ngram:
+            end = k + ngram
+        if end > count:
+            end = count
         # Fall back to shorter n-grams while this one would exceed the budget (reference loop).
-        while len(labels) + len(index_set) > num_to_predict and n > 1:
-            n -= 1
-            index_set = [pos for word in candidates[k : k + n] for pos in word]
-        if len(labels) + len(index_set) > num_to_predict:
+        while starts[end] - starts[k] > room and end - k > 1:
+            end -= 1
+        size = starts[end] - starts[k]
+        if size > room or 1 in taken[k:end]:
             continue
-        if not covered.isdisjoint(index_set):
-            continue
-        for pos in index_set:
-            covered.add(pos)
-            to_mask, to_keep = kind_draws[len(labels)]
-            if to_mask < 0.8:
-                output[pos] = mask_id
-            elif to_keep < 0.5:
-                pass  # 10%: keep the original piece
-            else:
-                # 10%: uniform over the whole vocabulary, special ids included (as the reference).
-                output[pos] = random_ids[len(labels)]
-            labels[pos] = input_ids[pos]
-    positions = sorted(labels)
-    return MaskedSequence(output, positions, [labels[p] for p in positions])
+        taken[k:end] = b"\x01" * (end - k)
+        masked.extend(positions[starts[k] : starts[end]])
+        room -= size
+    for j, pos in enumerate(masked):
+        if kind_draws[2 * j] < 0.8:
+            output[pos] = mask_id
+        elif kind_draws[2 * j + 1] >= 0.5:
+            # 10%: uniform over the whole vocabulary, special ids included (as the reference);
+            # the other 10% keep the original piece.
+            output[pos] = random_ids[j]
+    masked.sort()
+    return MaskedSequence(output, masked, [input_ids[p] for p in masked])

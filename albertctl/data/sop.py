@@ -14,13 +14,14 @@ Nothing here reads or writes files.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from albertctl.data.masking import make_candidates, mask_ngrams, ngram_probs, num_to_predict
+from albertctl.data.masking import Candidates, make_candidates, mask_ngrams, ngram_probs, num_to_predict
 
 SINGLE_SEGMENT_POLICIES = ("reference", "split", "drop")
 """``reference``: B from a random other document, label 1 (albert#234, partly NSP);
@@ -105,26 +106,37 @@ def truncate_pair(
 ) -> tuple[Segment, Segment]:
     """Cut the longer side (B on a tie) one token at a time, front or back with p 1/2 each.
 
-    One uniform is drawn per removed token, in the reference's order, but all at once.
+    One uniform is drawn per removed token, in the reference's order, all at once. Which side
+    loses the token does not depend on the draws: first the longer side down to the other's
+    length (``|len(A) - len(B)|`` cuts), then B, A, B, A, ... So the cuts are counted per side
+    from slices of the draws instead of a loop over tokens (the excess of a long line is
+    hundreds of tokens).
     """
-    excess = len(a.ids) + len(b.ids) - max_num_tokens
+    la, lb = len(a.ids), len(b.ids)
+    excess = la + lb - max_num_tokens
     if excess <= 0:
         return a, b
-    a_lo, a_hi, b_lo, b_hi = 0, len(a.ids), 0, len(b.ids)
-    for u in rng.random(excess).tolist():
-        front = u < 0.5
-        if a_hi - a_lo > b_hi - b_lo:
-            a_lo, a_hi = (a_lo + 1, a_hi) if front else (a_lo, a_hi - 1)
-        else:
-            b_lo, b_hi = (b_lo + 1, b_hi) if front else (b_lo, b_hi - 1)
+    front = rng.random(excess) < 0.5
+    lead = min(abs(la - lb), excess)
+    alternate = front[lead:]
+    a_cuts = alternate[1::2]  # after the lead: the tie goes to B, so B takes the even steps
+    b_cuts = alternate[0::2]
+    if la > lb:
+        a_cuts = np.concatenate([front[:lead], a_cuts])
+    else:
+        b_cuts = np.concatenate([front[:lead], b_cuts])
+    a_front, b_front = int(np.count_nonzero(a_cuts)), int(np.count_nonzero(b_cuts))
+    a_back, b_back = len(a_cuts) - a_front, len(b_cuts) - b_front
     return (
-        Segment(a.ids[a_lo:a_hi], a.starts[a_lo:a_hi]),
-        Segment(b.ids[b_lo:b_hi], b.starts[b_lo:b_hi]),
+        Segment(a.ids[a_front : la - a_back], a.starts[a_front : la - a_back]),
+        Segment(b.ids[b_front : lb - b_back], b.starts[b_front : lb - b_back]),
     )
 
 
 def concat_segments(segments: Sequence[Segment]) -> Segment:
     """Join segments into one token run."""
+    if len(segments) == 1:
+        return segments[0]
     ids: list[int] = []
     starts: list[bool] = []
     for segment in segments:
@@ -145,7 +157,7 @@ def split_segment(segment: Segment, rng: np.random.Generator) -> tuple[Segment, 
     n = len(segment.ids)
     if n < 2:
         return None
-    cuts = [i for i in range(1, n) if segment.starts[i]] or list(range(1, n))
+    cuts = list(itertools.compress(range(1, n), segment.starts[1:])) or range(1, n)
     cut = cuts[int(rng.integers(0, len(cuts)))]
     return (
         Segment(segment.ids[:cut], segment.starts[:cut]),
@@ -219,10 +231,16 @@ def build_instance(
 ) -> Instance:
     """``[CLS] A [SEP] B [SEP]``, segment ids 0…0 1…1, then whole-word n-gram masking."""
     ids = [options.cls_id, *a.ids, options.sep_id, *b.ids, options.sep_id]
-    starts = [True, *a.starts, True, *b.starts, True]
     token_type_ids = [0] * (len(a.ids) + 2) + [1] * (len(b.ids) + 1)
-    special = frozenset((options.cls_id, options.sep_id, options.pad_id))
-    candidates, boundary = make_candidates(ids, starts, special_ids=special, whole_word=options.whole_word)
+    special = _special_ids(options)
+    if special.isdisjoint(a.ids) and special.isdisjoint(b.ids):
+        # The common case, in C-speed list operations: specials only at 0, len(A) + 1 and the end.
+        candidates, boundary = _pair_candidates(a.starts, b.starts, whole_word=options.whole_word)
+    else:
+        starts = [True, *a.starts, True, *b.starts, True]
+        candidates, boundary = make_candidates(
+            ids, starts, special_ids=special, whole_word=options.whole_word
+        )
     if options.masked_lm_prob == 0:
         return Instance(ids, token_type_ids, boundary, [], [], label)
     masked = mask_ngrams(
@@ -238,6 +256,33 @@ def build_instance(
     return Instance(
         masked.input_ids, token_type_ids, boundary, masked.masked_lm_positions, masked.masked_lm_ids, label
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _special_ids_of(cls_id: int, sep_id: int, pad_id: int) -> frozenset[int]:
+    return frozenset((cls_id, sep_id, pad_id))
+
+
+def _special_ids(options: InstanceOptions) -> frozenset[int]:
+    return _special_ids_of(options.cls_id, options.sep_id, options.pad_id)
+
+
+def _pair_candidates(
+    a_starts: list[bool], b_starts: list[bool], *, whole_word: bool
+) -> tuple[Candidates, list[int]]:
+    """:func:`make_candidates` for ``[CLS] A [SEP] B [SEP]`` when A and B hold no special id."""
+    la, lb = len(a_starts), len(b_starts)
+    positions = [*range(1, la + 1), *range(la + 2, la + lb + 2)]
+    text_starts = a_starts + b_starts
+    if whole_word:
+        begins = list(itertools.compress(range(la + lb), text_starts))
+        if text_starts and not text_starts[0]:
+            begins.insert(0, 0)  # the first piece starts a word in any case
+    else:
+        begins = list(range(la + lb))
+    begins.append(la + lb)
+    boundary = [1, *map(int, a_starts), 1, *map(int, b_starts), 1]
+    return Candidates(positions, begins), boundary
 
 
 def create_instances_from_document(
