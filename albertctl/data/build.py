@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import ctypes
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -217,6 +218,8 @@ def _build_group(job: _Job) -> dict[str, Any]:
     tokenizer, config, work_dir = _WORKER["tokenizer"], _WORKER["config"], _WORKER["work_dir"]
     documents = tokenize_documents(job.documents, tokenizer, _WORKER["splitter"], _WORKER["segmenter"])
     options = instance_options(config, tokenizer)
+    if config.masking == "none":  # unmasked rows (no masking draws); the loader masks them
+        options = dataclasses.replace(options, masked_lm_prob=0.0)
     stats = GroupStats(
         documents=len(documents),
         segments=sum(len(d) for d in documents),
@@ -487,6 +490,10 @@ def _assemble(
         "max_seq_length": config.max_seq_length,
         "max_predictions": config.max_predictions,
         "options": config.to_dict(),
+        "masking": {
+            "mode": config.masking,
+            "spec": instance_options(config, tokenizer).masking_spec.to_dict(),
+        },
         "num_groups": num_groups,
         "num_parts": config.num_parts,
         "part_index": config.part_index,

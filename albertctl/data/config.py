@@ -12,6 +12,9 @@ from typing import Any
 from albertctl.errors import AlbertctlError
 from albertctl.settings import check_ranges, setting
 
+MASKING_MODES = ("static", "none")
+"""make-data --masking: masks written into the shards, or left to the loader."""
+
 # ALBERT's position embeddings stop at 512 (max_position_embeddings in every released config).
 MAX_POSITIONS = 512
 
@@ -34,6 +37,11 @@ class MakeDataConfig:
     dupe_factor: int = setting(10, min=1, max=999)
     """Passes over the corpus, each with new chunking and masks (reference: 40). Ours is 10:
     RoBERTa's static-masking baseline used 10 copies; 40 quadruples disk for little new signal."""
+    masking: str = "static"
+    """static: masks drawn here, one set per pass (the reference); none: no masks, for pretrain
+    --masking dynamic, which draws fresh masks per epoch in the loader with these same settings
+    (then --dupe-factor 1 is enough). Both keep token_boundary, which is what the loader needs.
+    See docs/data-format.md."""
     ngram: int = setting(3, min=1, max=10)
     """Longest masked n-gram, in whole words; P(n) ∝ 1/n."""
     whole_word: bool = True
@@ -82,6 +90,7 @@ class MakeDataConfig:
             self.single_segment in SINGLE_SEGMENT_POLICIES,
             f"one of {SINGLE_SEGMENT_POLICIES}",
         )
+        check("masking", self.masking in MASKING_MODES, f"one of {MASKING_MODES}")
         check("shard_size_mb", 0.0 < self.shard_size_mb <= 4096, "in (0, 4096]")
         check("part_index", self.part_index < self.num_parts, f"in [0, {self.num_parts})")
 

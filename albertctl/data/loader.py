@@ -30,11 +30,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from albertctl.data.masking import MaskedSequence, MaskingSpec, mask_row
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import plain_file_name, read_json
 
 MANIFEST = "manifest.json"
 LIST_COLUMNS: tuple[str, ...] = ("input_ids", "token_type_ids", "masked_lm_positions", "masked_lm_ids")
+BOUNDARY = "token_boundary"
+"""Read when present (every make-data shard has it): what dynamic masking rebuilds words from."""
 REQUIRED_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "sentence_order_label")
 
 
@@ -56,6 +59,10 @@ class DataInfo:
     """Shard files, in manifest order."""
     rows: int
     """Total rows over the shards (from the manifest)."""
+    masking: str = "static"
+    """``static`` (rows carry make-data's masks) or ``none`` (make-data --masking none)."""
+    masking_spec: MaskingSpec | None = None
+    """make-data's masking settings and special ids (None in manifests from before issue 19)."""
 
     @property
     def vocab_dir(self) -> Path:
@@ -80,6 +87,8 @@ def read_data_info(data_dir: Path, *, verify: bool = False) -> DataInfo:
             for e in entries
         ]
         rows = sum(int(e.get("rows", 0)) if isinstance(e, dict) else 0 for e in entries)
+        masking = manifest.get("masking") or {}
+        spec = masking.get("spec")
         info = DataInfo(
             data_dir=data_dir,
             vocab_size=int(manifest["vocab_size"]),
@@ -88,6 +97,8 @@ def read_data_info(data_dir: Path, *, verify: bool = False) -> DataInfo:
             max_predictions=int(manifest["max_predictions"]),
             shards=tuple(files),
             rows=rows,
+            masking=str(masking.get("mode", "static")),
+            masking_spec=MaskingSpec.from_dict(spec) if spec is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AlbertctlError(
@@ -118,6 +129,14 @@ def merge_data_infos(infos: Sequence[DataInfo]) -> DataInfo:
                 f"{info.data_dir} was built with another vocabulary than {first.data_dir}",
                 hint="build every --data directory from the same vocabulary",
             )
+        if info.masking != first.masking:
+            raise AlbertctlError(
+                f"{info.data_dir} was built with make-data --masking {info.masking}, "
+                f"{first.data_dir} with --masking {first.masking}",
+                hint="build every --data directory with the same --masking",
+            )
+    specs = {info.masking_spec for info in infos}
+    spec = first.masking_spec if len(specs) == 1 else None
     return DataInfo(
         data_dir=first.data_dir,
         vocab_size=first.vocab_size,
@@ -126,6 +145,8 @@ def merge_data_infos(infos: Sequence[DataInfo]) -> DataInfo:
         max_predictions=max(i.max_predictions for i in infos),
         shards=tuple(s for i in infos for s in i.shards),
         rows=sum(i.rows for i in infos),
+        masking=first.masking,
+        masking_spec=spec,
     )
 
 
@@ -144,7 +165,7 @@ class _Piece:
         self.num_rows = batch.num_rows
         self.offsets: dict[str, np.ndarray] = {}
         self.values: dict[str, np.ndarray] = {}
-        for name in LIST_COLUMNS:
+        for name in (*LIST_COLUMNS, BOUNDARY) if BOUNDARY in names else LIST_COLUMNS:
             column = batch.column(name)
             self.offsets[name] = column.offsets.to_numpy()
             self.values[name] = column.values.to_numpy()
@@ -202,21 +223,65 @@ class ShardSet:
         return total
 
 
+EVAL_MASK_SEED = 0xE7A1
+"""Held-out rows of ``--masking none`` data are masked with ``default_rng([EVAL_MASK_SEED, row])``:
+the same masks in every evaluation and every run, whatever its seed."""
+
+
+def draw_masks(
+    shards: ShardSet, rows: Sequence[int], seeds: Sequence[Sequence[int]], spec: MaskingSpec
+) -> list[MaskedSequence]:
+    """Fresh whole-word n-gram masks for global ``rows``, row ``rows[j]`` drawn from
+    ``np.random.default_rng(seeds[j])`` with make-data's own masking step (:func:`mask_row`).
+
+    Rows that carry make-data's masks (static data) get their original ids back first, so any
+    make-data output can be trained with dynamic masks.
+    """
+    out: list[MaskedSequence] = []
+    for row, seed in zip(rows, seeds, strict=True):
+        piece, i = shards.locate(int(row))
+        if BOUNDARY not in piece.offsets:
+            raise AlbertctlError(
+                f"shard {piece.path} has no token_boundary column, which dynamic masking needs",
+                hint="rebuild the data with albertctl make-data, or pretrain with --masking static",
+            )
+        ids = piece.row("input_ids", i).astype(np.int64)
+        positions = piece.row("masked_lm_positions", i)
+        if len(positions):
+            ids[positions] = piece.row("masked_lm_ids", i)  # undo the static masks
+        boundary = piece.row(BOUNDARY, i).tolist()
+        out.append(mask_row(ids.tolist(), boundary, spec, np.random.default_rng(list(seed))))
+    return out
+
+
 def collate(
-    shards: ShardSet, indices: Sequence[int], *, pad_to_multiple_of: int = 1
+    shards: ShardSet,
+    indices: Sequence[int],
+    *,
+    pad_to_multiple_of: int = 1,
+    masks: Sequence[MaskedSequence] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Rows ``indices`` -> padded tensors for ``AlbertForPreTraining`` and ``pretraining_loss``.
 
     input_ids, token_type_ids, input_mask: (B, L) int64, L = longest row rounded up;
     masked_lm_positions, masked_lm_ids: (B, P) int64 and masked_lm_weights (B, P) float32,
     P = most masked positions in the batch (at least 1; padding has weight 0);
-    sentence_order_label: (B,) int64.
+    sentence_order_label: (B,) int64. With ``masks`` (one per row, from :func:`draw_masks`) the
+    ids and labels are those masks' instead of the ones stored in the shards.
     """
     located = [shards.locate(int(i)) for i in indices]
     batch = len(located)
-    length = max(p.row_length("input_ids", i) for p, i in located)
+    if masks is not None:
+        assert len(masks) == batch, (len(masks), batch)
+        rows = [(m.input_ids, m.masked_lm_positions, m.masked_lm_ids) for m in masks]
+    else:
+        rows = [
+            (p.row("input_ids", i), p.row("masked_lm_positions", i), p.row("masked_lm_ids", i))
+            for p, i in located
+        ]
+    length = max(len(ids) for ids, _, _ in rows)
     length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-    preds = max(1, max(p.row_length("masked_lm_positions", i) for p, i in located))
+    preds = max(1, max(len(pos) for _, pos, _ in rows))
     input_ids = np.zeros((batch, length), dtype=np.int64)
     token_type_ids = np.zeros((batch, length), dtype=np.int64)
     input_mask = np.zeros((batch, length), dtype=np.int64)
@@ -224,16 +289,14 @@ def collate(
     lm_ids = np.zeros((batch, preds), dtype=np.int64)
     weights = np.zeros((batch, preds), dtype=np.float32)
     sop = np.zeros((batch,), dtype=np.int64)
-    for b, (piece, i) in enumerate(located):
-        ids = piece.row("input_ids", i)
+    for b, ((piece, i), (ids, pos, labels)) in enumerate(zip(located, rows, strict=True)):
         n = len(ids)
         input_ids[b, :n] = ids
         token_type_ids[b, :n] = piece.row("token_type_ids", i)
         input_mask[b, :n] = 1
-        pos = piece.row("masked_lm_positions", i)
         k = len(pos)
         positions[b, :k] = pos
-        lm_ids[b, :k] = piece.row("masked_lm_ids", i)
+        lm_ids[b, :k] = labels
         weights[b, :k] = 1.0
         sop[b] = piece.sop[i]
     limit = shards.vocab_size
@@ -293,6 +356,7 @@ class PretrainingLoader:
         seed: int = 0,
         pad_to_multiple_of: int = 8,
         prefetch: bool = True,
+        dynamic_masking: MaskingSpec | None = None,
     ) -> None:
         per_micro = global_batch_size // max(1, grad_accum * world_size)
         if global_batch_size < 1 or per_micro * grad_accum * world_size != global_batch_size:
@@ -310,12 +374,18 @@ class PretrainingLoader:
         self.seed = seed
         self.pad_to_multiple_of = pad_to_multiple_of
         self.prefetch = prefetch
+        self.dynamic_masking = dynamic_masking
+        """Draw fresh masks per row and epoch with these settings (None: the shards' masks)."""
         self.next_step = 0
         self._perm_cache: dict[int, np.ndarray] = {}
         self._worker: _Prefetcher | None = None
 
     def global_indices(self, step: int) -> np.ndarray:
         """Row indices of the global batch of ``step`` (length B), in stream order."""
+        return self._global_rows(step)[0]
+
+    def _global_rows(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices of the global batch of ``step`` and the epoch each position belongs to."""
         n = self.shards.num_rows
         positions = np.arange(
             step * self.global_batch_size, (step + 1) * self.global_batch_size, dtype=np.int64
@@ -325,7 +395,7 @@ class PretrainingLoader:
         for epoch in np.unique(epochs):
             mask = epochs == epoch
             out[mask] = self._permutation(int(epoch))[positions[mask] % n]
-        return out
+        return out, epochs
 
     def _permutation(self, epoch: int) -> np.ndarray:
         if epoch not in self._perm_cache:
@@ -335,17 +405,37 @@ class PretrainingLoader:
         return self._perm_cache[epoch]
 
     def build_step(self, step: int) -> StepBatch:
-        """The batch of ``step`` for this rank (a pure function of the step and the settings)."""
-        indices = self.global_indices(step)
-        grid = indices.reshape(self.grad_accum, self.world_size, self.micro_batch_size)
+        """The batch of ``step`` for this rank (a pure function of the step and the settings).
+
+        With dynamic masking, row ``r`` met in epoch ``e`` is masked from
+        ``np.random.default_rng([seed, e, r])``: the same masks whatever the process count, and
+        after a resume. Every rank masks the whole global batch (a few ms), because the MLM loss
+        is normalized by the masked positions of all of it.
+        """
+        indices, epochs = self._global_rows(step)
+        shape = (self.grad_accum, self.world_size, self.micro_batch_size)
+        grid = indices.reshape(shape)
+        masks: list[MaskedSequence] | None = None
+        if self.dynamic_masking is not None:
+            seeds = [(self.seed, int(e), int(r)) for e, r in zip(epochs, indices, strict=True)]
+            masks = draw_masks(self.shards, indices.tolist(), seeds, self.dynamic_masking)
+            where = np.arange(len(indices)).reshape(shape)
+            num_masked = sum(len(m.masked_lm_positions) for m in masks)
+        else:
+            num_masked = self.shards.num_masked(indices)
         micro = [
-            collate(self.shards, grid[a, self.rank], pad_to_multiple_of=self.pad_to_multiple_of)
+            collate(
+                self.shards,
+                grid[a, self.rank],
+                pad_to_multiple_of=self.pad_to_multiple_of,
+                masks=None if masks is None else [masks[j] for j in where[a, self.rank]],
+            )
             for a in range(self.grad_accum)
         ]
         return StepBatch(
             step=step,
             micro_batches=micro,
-            global_num_masked=self.shards.num_masked(indices),
+            global_num_masked=num_masked,
             global_num_sequences=self.global_batch_size,
             epoch=(step + 1) * self.global_batch_size / self.shards.num_rows,
         )
@@ -378,7 +468,12 @@ class PretrainingLoader:
             "seed": self.seed,
             "global_batch_size": self.global_batch_size,
             "num_rows": self.shards.num_rows,
+            "masking": self._masking_mode,
         }
+
+    @property
+    def _masking_mode(self) -> str:
+        return "static" if self.dynamic_masking is None else "dynamic"
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a saved position; the data, seed and batch size must be the same."""
@@ -392,6 +487,13 @@ class PretrainingLoader:
                     f"cannot resume: the checkpoint's loader has {key}={state[key]}, this run has {mine}",
                     hint="resume with the same --data, --seed and --batch-size",
                 )
+        saved = state.get("masking", "static")  # checkpoints from before dynamic masking: static
+        if saved != self._masking_mode:
+            raise AlbertctlError(
+                f"cannot resume: the checkpoint was trained with --masking {saved}, "
+                f"this run has --masking {self._masking_mode}",
+                hint=f"resume with --masking {saved}",
+            )
         self.close()
         self.next_step = int(state["next_step"])
 
@@ -436,11 +538,56 @@ class _Prefetcher:
 
 
 def iter_eval_batches(
-    shards: ShardSet, *, batch_size: int, rank: int = 0, world_size: int = 1, max_rows: int | None = None
+    shards: ShardSet,
+    *,
+    batch_size: int,
+    rank: int = 0,
+    world_size: int = 1,
+    max_rows: int | None = None,
+    masking: MaskingSpec | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Held-out rows in file order (no shuffle), ``batch_size`` per batch, batches strided over ranks."""
+    """Held-out rows in file order (no shuffle), ``batch_size`` per batch, batches strided over ranks.
+
+    With ``masking`` (held-out data built with ``--masking none``) row ``r`` is masked from
+    ``default_rng([EVAL_MASK_SEED, r])``, so every evaluation scores the same masks.
+    """
     total = shards.num_rows if max_rows is None else min(max_rows, shards.num_rows)
     starts = range(0, total, batch_size)
     for b, start in enumerate(starts):
         if b % world_size == rank:
-            yield collate(shards, range(start, min(start + batch_size, total)), pad_to_multiple_of=8)
+            rows = range(start, min(start + batch_size, total))
+            masks = None
+            if masking is not None:
+                masks = draw_masks(shards, rows, [(EVAL_MASK_SEED, r) for r in rows], masking)
+            yield collate(shards, rows, pad_to_multiple_of=8, masks=masks)
+
+
+PRETRAIN_MASKING_MODES = ("auto", "static", "dynamic")
+"""pretrain --masking: ``auto`` is dynamic for ``make-data --masking none`` data, else static."""
+
+
+def resolve_masking(requested: str, info: DataInfo) -> MaskingSpec | None:
+    """The masking spec the training loader draws with (None: the shards' own masks)."""
+    mode = requested
+    if mode == "auto":
+        mode = "dynamic" if info.masking == "none" else "static"
+    if mode == "static":
+        if info.masking == "none":
+            raise AlbertctlError(
+                f"{info.data_dir} has no masks (built with make-data --masking none), "
+                "so --masking static has nothing to train on",
+                hint="pretrain it with --masking dynamic (or auto)",
+            )
+        return None
+    if info.masking_spec is None:
+        raise AlbertctlError(
+            f"{info.data_dir}'s manifest does not record its masking settings (or --data "
+            "directories disagree on them), which --masking dynamic draws with",
+            hint="rebuild the data with this albertctl's make-data (one set of masking options)",
+        )
+    return info.masking_spec
+
+
+def held_out_masking(info: DataInfo) -> MaskingSpec | None:
+    """For evaluation: the spec of ``--masking none`` held-out data (masked at a fixed seed)."""
+    return resolve_masking("dynamic", info) if info.masking == "none" else None

@@ -12,9 +12,10 @@ Nothing here reads or writes files.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -187,3 +188,67 @@ def mask_ngrams(
             output[pos] = random_ids[j]
     masked.sort()
     return MaskedSequence(output, masked, [input_ids[p] for p in masked])
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskingSpec:
+    """Everything whole-word n-gram masking needs, as make-data's options and the vocabulary set it.
+
+    make-data writes it into the manifest (``masking.spec``), so ``pretrain --masking dynamic``
+    masks rows in the loader with exactly the settings make-data would have used.
+    """
+
+    masked_lm_prob: float
+    max_predictions: int
+    ngram: int
+    whole_word: bool
+    favor_shorter_ngram: bool
+    vocab_size: int
+    mask_id: int
+    special_ids: tuple[int, ...]
+    """``[CLS]``, ``[SEP]`` and pad: never masked."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "special_ids": list(self.special_ids)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MaskingSpec:
+        return cls(**{**data, "special_ids": tuple(int(i) for i in data["special_ids"])})
+
+
+@functools.lru_cache(maxsize=8)
+def _ngram_law(ngram: int, favor_shorter: bool) -> np.ndarray:
+    return ngram_probs(ngram, favor_shorter=favor_shorter)  # read-only below; one law per build
+
+
+def mask_whole_words(
+    input_ids: Sequence[int], candidates: Candidates, spec: MaskingSpec, rng: np.random.Generator
+) -> MaskedSequence:
+    """Mask one sequence: the budget from its length, then :func:`mask_ngrams` with ``spec``.
+
+    The one masking step of both make-data (static masks) and the loader (dynamic masks).
+    """
+    return mask_ngrams(
+        input_ids,
+        candidates,
+        num_to_predict=num_to_predict(len(input_ids), spec.masked_lm_prob, spec.max_predictions),
+        ngram=spec.ngram,
+        pvals=_ngram_law(spec.ngram, spec.favor_shorter_ngram),
+        mask_id=spec.mask_id,
+        vocab_size=spec.vocab_size,
+        rng=rng,
+    )
+
+
+def mask_row(
+    input_ids: Sequence[int], token_boundary: Sequence[int], spec: MaskingSpec, rng: np.random.Generator
+) -> MaskedSequence:
+    """Mask an unmasked shard row from its ids and ``token_boundary`` (dynamic masking).
+
+    The boundary is 1 exactly where make-data's word starts were (and at special ids), so the
+    candidates, and with the same ``rng`` the masks, are the ones make-data would have made.
+    """
+    candidates, _ = make_candidates(
+        input_ids, token_boundary, special_ids=frozenset(spec.special_ids), whole_word=spec.whole_word
+    )
+    return mask_whole_words(input_ids, candidates, spec, rng)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from albertctl.data.masking import Candidates, make_candidates, mask_ngrams, ngram_probs, num_to_predict
+from albertctl.data.masking import Candidates, MaskingSpec, make_candidates, mask_whole_words
 
 SINGLE_SEGMENT_POLICIES = ("reference", "split", "drop")
 """``reference``: B from a random other document, label 1 (albert#234, partly NSP);
@@ -70,6 +70,11 @@ class InstanceOptions:
         # The user-facing checks live in MakeDataConfig; these are internal invariants.
         assert self.max_seq_length >= 5, f"max_seq_length {self.max_seq_length} < 5"
         assert self.single_segment in SINGLE_SEGMENT_POLICIES, self.single_segment
+
+    @property
+    def masking_spec(self) -> MaskingSpec:
+        """The masking part of the options (what make-data writes into the manifest)."""
+        return _masking_spec(self)
 
     @property
     def max_num_tokens(self) -> int:
@@ -220,12 +225,6 @@ def pair_chunk(
     return a, b, label
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_ngram_probs(ngram: int, favor_shorter: bool) -> np.ndarray:
-    # Read-only use below; cached because it is the same for every instance of a build.
-    return ngram_probs(ngram, favor_shorter=favor_shorter)
-
-
 def build_instance(
     a: Segment, b: Segment, label: int, options: InstanceOptions, rng: np.random.Generator
 ) -> Instance:
@@ -243,18 +242,23 @@ def build_instance(
         )
     if options.masked_lm_prob == 0:
         return Instance(ids, token_type_ids, boundary, [], [], label)
-    masked = mask_ngrams(
-        ids,
-        candidates,
-        num_to_predict=num_to_predict(len(ids), options.masked_lm_prob, options.max_predictions),
-        ngram=options.ngram,
-        pvals=_cached_ngram_probs(options.ngram, options.favor_shorter_ngram),
-        mask_id=options.mask_id,
-        vocab_size=options.vocab_size,
-        rng=rng,
-    )
+    masked = mask_whole_words(ids, candidates, options.masking_spec, rng)
     return Instance(
         masked.input_ids, token_type_ids, boundary, masked.masked_lm_positions, masked.masked_lm_ids, label
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _masking_spec(options: InstanceOptions) -> MaskingSpec:
+    return MaskingSpec(
+        masked_lm_prob=options.masked_lm_prob,
+        max_predictions=options.max_predictions,
+        ngram=options.ngram,
+        whole_word=options.whole_word,
+        favor_shorter_ngram=options.favor_shorter_ngram,
+        vocab_size=options.vocab_size,
+        mask_id=options.mask_id,
+        special_ids=(options.cls_id, options.sep_id, options.pad_id),
     )
 
 

@@ -82,7 +82,13 @@ def evaluate_pretraining(
     docstring for the definitions."""
     import torch
 
-    from albertctl.data.loader import ShardSet, iter_eval_batches, merge_data_infos, read_data_info
+    from albertctl.data.loader import (
+        ShardSet,
+        held_out_masking,
+        iter_eval_batches,
+        merge_data_infos,
+        read_data_info,
+    )
     from albertctl.model.checkpoint import HEAD_PREFIXES, load_checkpoint, resolve_checkpoint
     from albertctl.train.distributed import DistContext
     from albertctl.train.runtime import resolve_device, resolve_precision
@@ -131,7 +137,9 @@ def evaluate_pretraining(
     stats = evaluate(
         model,
         PretrainingObjective(),
-        iter_eval_batches(shards, batch_size=batch_size, max_rows=max_sequences),
+        iter_eval_batches(
+            shards, batch_size=batch_size, max_rows=max_sequences, masking=held_out_masking(info)
+        ),
         ctx=DistContext(),
         device=torch_device,
         precision=resolved_precision,

@@ -193,7 +193,14 @@ class _Trainer:
     def _build(self) -> None:
         import torch
 
-        from albertctl.data.loader import PretrainingLoader, ShardSet, merge_data_infos, read_data_info
+        from albertctl.data.loader import (
+            PretrainingLoader,
+            ShardSet,
+            held_out_masking,
+            merge_data_infos,
+            read_data_info,
+            resolve_masking,
+        )
         from albertctl.model.albert import AlbertForPreTraining
         from albertctl.model.config import get_config
         from albertctl.train.distributed import barrier, wrap_model
@@ -204,7 +211,9 @@ class _Trainer:
         cfg, ctx = self.config, self.ctx
         verify = cfg.verify_data and ctx.is_main  # rank 0 hashes; the others read what it checked
         self.info = merge_data_infos([read_data_info(Path(d), verify=verify) for d in cfg.data])
+        self.dynamic_masking = resolve_masking(cfg.masking, self.info)
         self.eval_shards = None
+        self.eval_masking = None
         if cfg.eval_data:
             eval_info = merge_data_infos([read_data_info(Path(d), verify=verify) for d in cfg.eval_data])
             if eval_info.vocab_size != self.info.vocab_size:
@@ -220,6 +229,7 @@ class _Trainer:
                     hint="build the held-out data with the --vocab the training data used",
                 )
             self.eval_shards = ShardSet(eval_info.shards, vocab_size=eval_info.vocab_size)
+            self.eval_masking = held_out_masking(eval_info)
         self.aside = _prepare_run_dir(cfg, ctx)
         barrier(ctx)
         self.run_dir = Path(cfg.out)
@@ -275,6 +285,7 @@ class _Trainer:
             rank=ctx.rank,
             world_size=ctx.world_size,
             seed=cfg.seed,
+            dynamic_masking=self.dynamic_masking,
         )
         self.trainer = Trainer(
             self.model,
@@ -531,6 +542,7 @@ class _Trainer:
                 rank=self.ctx.rank,
                 world_size=self.ctx.world_size,
                 max_rows=self.config.eval_max_sequences,
+                masking=self.eval_masking,
             )
         )
         values = {

@@ -106,6 +106,12 @@ class PretrainConfig:
     precision: str = "auto"
     """fp32, bf16 (autocast) or auto (bf16 on CUDA/AMX/AVX512-BF16). Auto picks bf16 where
     benchmarks/pretrain_bf16.py showed the same loss curve as fp32 and a 2.5x faster step."""
+    masking: str = "auto"
+    """static (the shards' masks), dynamic (fresh masks per epoch, drawn in the loader with
+    make-data's settings) or auto (dynamic for make-data --masking none data, else static).
+    Dynamic masks row r in epoch e from the seed (seed, e, r): runs are deterministic,
+    independent of the process count and resumable; on static data it restores the original
+    ids first. See docs/pretraining.md."""
     compile: bool = False
     """torch.compile the model."""
     seed: int = 12345
@@ -157,6 +163,8 @@ class PretrainConfig:
             raise AlbertctlError(f"time_budget must be a number of minutes > 0, got {self.time_budget!r}")
         if self.optimizer not in ("lamb", "adamw"):
             raise AlbertctlError(f"optimizer must be lamb or adamw, got {self.optimizer!r}")
+        if self.masking not in ("auto", "static", "dynamic"):
+            raise AlbertctlError(f"masking must be auto, static or dynamic, got {self.masking!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise AlbertctlError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.resume and self.overwrite:
