@@ -51,7 +51,9 @@ def import_tf_command(
     console.print(
         f"wrote    {report.out_dir} ({report.head}, {report.num_parameters:,} parameters{vocabulary})"
     )
-    console.print(f"use it   albertctl finetune glue --model {report.out_dir} ...")
+    # A WordPiece vocab.txt is a Chinese (albert_zh) model: its benchmarks are CLUE's.
+    benchmark = "clue" if report.vocabulary is not None and report.vocabulary.name == "vocab.txt" else "glue"
+    console.print(f"use it   albertctl finetune {benchmark} --model {report.out_dir} ...")
 
 
 def register(app: typer.Typer) -> None:

@@ -152,8 +152,8 @@ def check_hf_layout(config: AlbertConfig, *, where: str = "this model") -> None:
         raise AlbertctlError(
             f"{where} uses brightmart/albert_zh's embedding layout (word_embeddings_2), and "
             "transformers' AlbertModel has only the Google layout",
-            hint="keep it as an albertctl model folder (every albertctl command reads it); for a "
-            "transformers model, pretrain or import one in the Google layout (e.g. --model tiny-zh)",
+            hint="keep it as an albertctl model folder, which every albertctl command reads; for a "
+            "transformers model, pretrain or import one in the Google layout, e.g. --model tiny-zh",
         )
 
 
