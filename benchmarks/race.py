@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import tarfile
@@ -49,8 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from _heads import best_of, hf_inputs, hf_optimizer, initial_checkpoint, machine_line
 
 from albertctl.glue.config import FinetuneConfig
+from albertctl.model import AlbertForMultipleChoice
 from albertctl.race.config import RaceFinetuneConfig, RaceOptions
 from albertctl.race.data import LEVELS, read_race
 from albertctl.race.features import ChoiceFeatures, build_features
@@ -63,22 +64,8 @@ if TYPE_CHECKING:
 RACE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "race"
 
 
-def machine_line(threads: int, device: torch.device) -> str:
-    """CPU model, its bf16 matmul flags, the allocator and the thread count, in one line."""
-    from albertctl.train.runtime import cpu_flags
-
-    name = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                name = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    bf16 = ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "no AMX / avx512_bf16"
-    allocator = "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "glibc malloc"
-    return f"{name} ({bf16}), {allocator}, {threads} torch threads, {device}, torch {torch.__version__}"
+DROPOUT = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "classifier_dropout_prob": 0.1}
+"""The task preset's dropouts (paper Table 14) on both sides."""
 
 
 def level_quotas(counts: dict[str, int], total: int) -> dict[str, int]:
@@ -136,59 +123,6 @@ def build_vocab_from_race(archive: Path, out: Path, *, articles_per_level: int =
     return out / "vocab"
 
 
-def initial_checkpoint(flavor: str, model: Path | None, vocab: Path | None, seed: int, out: Path) -> Path:
-    """Our multiple-choice model at step 0 (pretrained backbone + new head, or all random), saved.
-
-    Dropout 0.1 everywhere: RACE's preset (paper Table 14) and the classifier's, on both sides.
-    """
-    from albertctl.model import (
-        AlbertConfig,
-        AlbertForMultipleChoice,
-        get_config,
-        resolve_checkpoint,
-        save_model,
-    )
-    from albertctl.model.checkpoint import load_model
-    from albertctl.vocab import load_tokenizer
-
-    overrides = {
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "classifier_dropout_prob": 0.1,
-    }
-    generator = torch.Generator().manual_seed(seed)
-    if model is not None:
-        ckpt = resolve_checkpoint(model)
-        mc, _ = load_model(ckpt, head="multiple_choice", overrides=overrides, generator=generator)
-        tokenizer = load_tokenizer(ckpt)
-    else:
-        assert vocab is not None
-        tokenizer = load_tokenizer(vocab)
-        base = get_config(flavor, vocab_size=tokenizer.vocab_size)
-        mc = AlbertForMultipleChoice(
-            AlbertConfig.from_dict({**base.to_dict(), **overrides}), generator=generator
-        )
-    return save_model(mc, out, tokenizer=tokenizer)
-
-
-def _hf_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Our (B, C, L) batch keys -> transformers' (``input_mask`` is ``attention_mask`` there)."""
-    return {
-        "input_ids": batch["input_ids"].to(device),
-        "token_type_ids": batch["token_type_ids"].to(device),
-        "attention_mask": batch["input_mask"].to(device),
-    }
-
-
-def hf_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-    """``torch.optim.AdamW`` with our settings: decay 0.01 except biases and LayerNorm, eps 1e-6."""
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
-    decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, eps=1e-6
-    )
-
-
 def hf_train_and_eval(
     hf_dir: Path,
     train: ChoiceFeatures,
@@ -223,7 +157,7 @@ def hf_train_and_eval(
             )
         batch = train.collate(rows, pad_id=settings.pad_id, pad_to_max=True)  # (B, 4, 512)
         with autocast(device, settings.precision):
-            loss = model(**_hf_inputs(batch, device), labels=batch["labels"].to(device)).loss
+            loss = model(**hf_inputs(batch, device), labels=batch["labels"].to(device)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -238,7 +172,7 @@ def hf_train_and_eval(
             rows = np.arange(i, min(i + settings.batch_size, len(dev)))
             batch = dev.collate(rows, pad_id=settings.pad_id, pad_to_max=True)
             with autocast(device, settings.precision):
-                logits[rows] = model(**_hf_inputs(batch, device)).logits.float().cpu().numpy()  # (B, 4)
+                logits[rows] = model(**hf_inputs(batch, device)).logits.float().cpu().numpy()  # (B, 4)
     metrics = race_scores(logits, dev)
     eval_eps = len(dev) / (time.perf_counter() - start)
     return {"train_eps": train_eps, "eval_eps": eval_eps, "metrics": metrics}
@@ -289,13 +223,8 @@ def same_logits(ckpt: Path, hf_dir: Path, features: ChoiceFeatures, pad_id: int)
     batch = features.collate(np.arange(min(2, len(features))), pad_id=pad_id)
     with torch.inference_mode():
         a = ours.eval()(batch["input_ids"], batch["token_type_ids"], batch["input_mask"])  # (B, C)
-        b = theirs.eval()(**_hf_inputs(batch, torch.device("cpu"))).logits  # (B, C)
+        b = theirs.eval()(**hf_inputs(batch, torch.device("cpu"))).logits  # (B, C)
     return float((a - b).abs().max())
-
-
-def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """One side's rounds -> the first round's metrics with the best throughput of each kind."""
-    return {**rounds[0], **{k: max(r[k] for r in rounds) for k in ("train_eps", "eval_eps")}}
 
 
 def run_speed(
@@ -307,7 +236,16 @@ def run_speed(
     from albertctl.vocab import load_tokenizer
 
     vocab = None if args.model is not None else build_vocab_from_race(train_archive, tmp)
-    ckpt = initial_checkpoint(args.flavor, args.model, vocab, args.seed, tmp / "initial")
+    ckpt = initial_checkpoint(
+        "multiple_choice",
+        AlbertForMultipleChoice,
+        DROPOUT,
+        flavor=args.flavor,
+        model=args.model,
+        vocab=vocab,
+        seed=args.seed,
+        out=tmp / "initial",
+    )
     hf_dir = tmp / "initial-hf"
     export_hf(ckpt, hf_dir)
     tokenizer = load_tokenizer(ckpt)

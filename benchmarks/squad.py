@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import tempfile
 import time
@@ -49,8 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from _heads import best_of, hf_inputs, hf_optimizer, initial_checkpoint, machine_line
 
 from albertctl.glue.config import FinetuneConfig
+from albertctl.model import AlbertForQuestionAnswering
 from albertctl.squad.config import SquadFinetuneConfig, SquadOptions
 from albertctl.squad.data import SquadData, read_squad
 from albertctl.squad.features import SquadFeatures, build_features
@@ -66,22 +67,8 @@ NUM_ARTICLES = 48
 """Articles in the official dev-v1.1.json."""
 
 
-def machine_line(threads: int, device: torch.device) -> str:
-    """CPU model, its bf16 matmul flags, the allocator and the thread count, in one line."""
-    from albertctl.train.runtime import cpu_flags
-
-    name = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                name = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    bf16 = ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "no AMX / avx512_bf16"
-    allocator = "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "glibc malloc"
-    return f"{name} ({bf16}), {allocator}, {threads} torch threads, {device}, torch {torch.__version__}"
+DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+"""The task preset's dropouts (paper Table 14) on both sides."""
 
 
 def split_articles(source: Path, train_articles: int, out: Path) -> tuple[Path, Path]:
@@ -112,56 +99,6 @@ def build_vocab_from_squad(train_file: Path, out: Path) -> Path:
     corpus.write_text("\n".join(line.replace("\n", " ") for line in lines) + "\n", encoding="utf-8")
     build_vocab([corpus], out / "vocab", BuildVocabConfig(vocab_size=4000, seed=0))
     return out / "vocab"
-
-
-def initial_checkpoint(flavor: str, model: Path | None, vocab: Path | None, seed: int, out: Path) -> Path:
-    """Our QA model at step 0 (pretrained backbone + new head, or all random), saved as a model folder.
-
-    Hidden and attention dropout 0.0: SQuAD's preset (paper Table 14), so both sides run the same
-    graph; the QA head has no dropout of its own.
-    """
-    from albertctl.model import (
-        AlbertConfig,
-        AlbertForQuestionAnswering,
-        get_config,
-        resolve_checkpoint,
-        save_model,
-    )
-    from albertctl.model.checkpoint import load_model
-    from albertctl.vocab import load_tokenizer
-
-    overrides = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-    generator = torch.Generator().manual_seed(seed)
-    if model is not None:
-        ckpt = resolve_checkpoint(model)
-        qa, _ = load_model(ckpt, head="question_answering", overrides=overrides, generator=generator)
-        tokenizer = load_tokenizer(ckpt)
-    else:
-        assert vocab is not None
-        tokenizer = load_tokenizer(vocab)
-        base = get_config(flavor, vocab_size=tokenizer.vocab_size)
-        qa = AlbertForQuestionAnswering(
-            AlbertConfig.from_dict({**base.to_dict(), **overrides}), generator=generator
-        )
-    return save_model(qa, out, tokenizer=tokenizer)
-
-
-def _hf_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Our batch keys -> transformers' (``input_mask`` is ``attention_mask`` there)."""
-    return {
-        "input_ids": batch["input_ids"].to(device),
-        "token_type_ids": batch["token_type_ids"].to(device),
-        "attention_mask": batch["input_mask"].to(device),
-    }
-
-
-def hf_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-    """``torch.optim.AdamW`` with our settings: decay 0.01 except biases and LayerNorm, eps 1e-6."""
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
-    decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, eps=1e-6
-    )
 
 
 def hf_train_and_eval(
@@ -201,7 +138,7 @@ def hf_train_and_eval(
         batch = train.collate(rows, pad_id=settings.pad_id, pad_to=pad_to)
         with autocast(device, settings.precision):
             loss = model(
-                **_hf_inputs(batch, device),
+                **hf_inputs(batch, device),
                 start_positions=batch["start_positions"].to(device),
                 end_positions=batch["end_positions"].to(device),
             ).loss
@@ -220,7 +157,7 @@ def hf_train_and_eval(
         for i in range(0, len(dev), settings.batch_size):
             rows = np.arange(i, min(i + settings.batch_size, len(dev)))
             with autocast(device, settings.precision):
-                out = model(**_hf_inputs(dev.collate(rows, pad_id=settings.pad_id, pad_to=pad_to), device))
+                out = model(**hf_inputs(dev.collate(rows, pad_id=settings.pad_id, pad_to=pad_to), device))
             s, e = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()  # (B, 384)
             for j, r in enumerate(rows.tolist()):
                 starts.append(s[j, : lengths[r]])
@@ -279,14 +216,9 @@ def same_start_logits(ckpt: Path, hf_dir: Path, features: SquadFeatures, pad_id:
     batch = features.collate(np.arange(min(4, len(features))), pad_id=pad_id)
     with torch.inference_mode():
         a = ours.eval()(batch["input_ids"], batch["token_type_ids"], batch["input_mask"]).start
-        b = theirs.eval()(**_hf_inputs(batch, torch.device("cpu"))).start_logits
+        b = theirs.eval()(**hf_inputs(batch, torch.device("cpu"))).start_logits
     mask = batch["input_mask"].bool()
     return float((a - b).abs()[mask].max())
-
-
-def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """One side's rounds -> the first round's metrics with the best throughput of each kind."""
-    return {**rounds[0], **{k: max(r[k] for r in rounds) for k in ("train_eps", "eval_eps")}}
 
 
 def run_speed(args: argparse.Namespace, files: tuple[Path, Path], tmp: Path, device: torch.device) -> None:
@@ -296,7 +228,16 @@ def run_speed(args: argparse.Namespace, files: tuple[Path, Path], tmp: Path, dev
     from albertctl.vocab import load_tokenizer
 
     vocab = None if args.model is not None else build_vocab_from_squad(files[0], tmp)
-    ckpt = initial_checkpoint(args.flavor, args.model, vocab, args.seed, tmp / "initial")
+    ckpt = initial_checkpoint(
+        "question_answering",
+        AlbertForQuestionAnswering,
+        DROPOUT,
+        flavor=args.flavor,
+        model=args.model,
+        vocab=vocab,
+        seed=args.seed,
+        out=tmp / "initial",
+    )
     hf_dir = tmp / "initial-hf"
     export_hf(ckpt, hf_dir)
     tokenizer = load_tokenizer(ckpt)

@@ -35,6 +35,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from make_data import cut_corpus  # benchmarks/make_data.py: the same cut at a blank line
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 _CPU_WRAPPER = (
     "import resource, subprocess, sys\n"
@@ -71,18 +73,6 @@ def machine_line() -> str:
         pass
     load = os.getloadavg()[0]
     return f"machine: {name}, {os.cpu_count()} CPUs, load {load:.1f}, Python {platform.python_version()}"
-
-
-def cut_corpus(source: Path, out: Path, megabytes: float) -> float:
-    """The first ``megabytes`` MB of ``source``, ending at a blank line; returns the MB written."""
-    limit, written = int(megabytes * 1e6), 0
-    with open(source, encoding="utf-8") as reader, open(out, "w", encoding="utf-8") as writer:
-        for line in reader:
-            writer.write(line)
-            written += len(line.encode("utf-8"))
-            if written >= limit and line == "\n":
-                break
-    return written / 1e6
 
 
 def cpu_seconds(command: list[str]) -> float:
