@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from albertctl.cli.finetune import _Model, _Vocab, eval_app, finetune_app, predict_app
-from albertctl.cli.options import AllowVocabMismatch, Device, Overwrite, Precision
+from albertctl.cli.finetune import classification_params, eval_app, finetune_app, predict_app
+from albertctl.cli.options import Device, Overwrite, Precision
 from albertctl.errors import AlbertctlError
 from albertctl.glue.config import FinetuneConfig
-from albertctl.settings import argument, command, extra, options, values_for
+from albertctl.settings import command, values_for
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -129,18 +129,7 @@ def _finetune_clue(
 
 finetune_clue_command = command(
     _finetune_clue,
-    params=[
-        argument("task", Task),
-        argument("data_dir", DataDir),
-        argument("model", _Model),
-        argument(
-            "out", Annotated[Path, typer.Option("--out", "-o", help="Output directory.", show_default=False)]
-        ),
-        extra("vocab", _Vocab),
-        *options(FinetuneConfig),
-        extra("allow_vocab_mismatch", AllowVocabMismatch, False),
-        extra("overwrite", Overwrite, False),
-    ],
+    params=classification_params(Task, DataDir),
     doc="Fine-tune MODEL on CLUE task(s); write OUT/results.json and the best and final checkpoints.",
 )
 

@@ -156,11 +156,15 @@ _Vocab = Annotated[
         show_default=False,
     ),
 ]
-finetune_glue_command = command(
-    _finetune_glue,
-    params=[
-        argument("task", Task),
-        argument("data_dir", DataDir),
+
+
+def classification_params(task: Any, data_dir: Any) -> list[Any]:
+    """The parameters of ``finetune glue`` and ``finetune clue``: TASK DATA_DIR MODEL --out,
+    --vocab, every FinetuneConfig field, --allow-vocab-mismatch, --overwrite (``task`` and
+    ``data_dir`` are each benchmark's own help)."""
+    return [
+        argument("task", task),
+        argument("data_dir", data_dir),
         argument("model", _Model),
         argument(
             "out", Annotated[Path, typer.Option("--out", "-o", help="Output directory.", show_default=False)]
@@ -169,7 +173,12 @@ finetune_glue_command = command(
         *options(FinetuneConfig),
         extra("allow_vocab_mismatch", AllowVocabMismatch, False),
         extra("overwrite", Overwrite, False),
-    ],
+    ]
+
+
+finetune_glue_command = command(
+    _finetune_glue,
+    params=classification_params(Task, DataDir),
     doc="Fine-tune MODEL on GLUE task(s); write OUT/results.json and the best and final checkpoints.",
 )
 finetune_app.command("glue")(finetune_glue_command)
