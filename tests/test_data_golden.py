@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from upstream import describes
 
+from albertctl.data import columns
+from albertctl.data.columns import TokenizedGroup, build_pass
 from albertctl.data.sop import InstanceOptions, Segment, create_instances_from_document
 
 VOCAB = 300
@@ -37,22 +39,32 @@ def synthetic_documents(seed: int, count: int) -> list[list[Segment]]:
     return documents
 
 
-def digest(options: InstanceOptions, seed: int) -> str:
+def instances(options: InstanceOptions, seed: int, backend: str) -> list:
+    """The instances of one pass: document by document (the specification) or one ``build_pass``."""
     documents = synthetic_documents(seed, 40)
     rng = np.random.default_rng([seed, 7])
+    if backend == "per-document":
+        return [
+            instance
+            for index in range(len(documents))
+            for instance in create_instances_from_document(documents, index, options=options, rng=rng)
+        ]
+    return build_pass(TokenizedGroup.from_documents(documents), options, rng).rows()
+
+
+def digest(rows: list) -> str:
     hasher = hashlib.sha256()
-    for index in range(len(documents)):
-        for instance in create_instances_from_document(documents, index, options=options, rng=rng):
-            for column in (
-                instance.input_ids,
-                instance.token_type_ids,
-                instance.token_boundary,
-                instance.masked_lm_positions,
-                instance.masked_lm_ids,
-                [instance.sentence_order_label],
-            ):
-                hasher.update(np.asarray(column, dtype=np.int64).tobytes())
-                hasher.update(b"|")
+    for instance in rows:
+        for column in (
+            instance.input_ids,
+            instance.token_type_ids,
+            instance.token_boundary,
+            instance.masked_lm_positions,
+            instance.masked_lm_ids,
+            [instance.sentence_order_label],
+        ):
+            hasher.update(np.asarray(column, dtype=np.int64).tobytes())
+            hasher.update(b"|")
     return hasher.hexdigest()[:16]
 
 
@@ -85,9 +97,17 @@ CASES = {
 }
 
 
+BACKENDS = ["per-document", "python", "compiled"]
+
+
 @describes("numpy", ">=1.24,<3", "Generator streams of random, integers and permutation")
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_instances_match_the_recorded_digests(case: str) -> None:
+def test_instances_match_the_recorded_digests(case: str, backend: str, monkeypatch) -> None:
+    """The Python builder document by document, the whole pass in Python, and compiled."""
+    if backend == "compiled" and columns._instances is None:
+        pytest.skip("the compiled pass is not built (no C compiler at install)")
+    monkeypatch.setenv(columns.PURE_PYTHON_ENV, "1" if backend == "python" else "0")
     changes, expected = CASES[case]
     options = InstanceOptions(**{**BASE, **changes})
-    assert digest(options, seed=11) == expected
+    assert digest(instances(options, seed=11, backend=backend)) == expected

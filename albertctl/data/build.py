@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import ctypes
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -31,12 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from albertctl.data.columns import TokenizedGroup, build_pass
 from albertctl.data.config import MakeDataConfig
-from albertctl.data.sop import (
-    InstanceOptions,
-    Segment,
-    create_instances_from_document,
-)
+from albertctl.data.sop import InstanceOptions
 from albertctl.data.words import WordSegmenter, join_segmented_words
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import (
@@ -172,13 +170,13 @@ def instance_options(config: MakeDataConfig, tokenizer: Tokenizer) -> InstanceOp
     )
 
 
-def tokenize_documents(
+def tokenize_group(
     documents: Sequence[Sequence[str]],
     tokenizer: Tokenizer,
     splitter: Callable[[str], list[str]] | None,
     segmenter: WordSegmenter | None = None,
-) -> list[list[Segment]]:
-    """Documents of text lines -> documents of segments; empty segments and documents dropped.
+) -> TokenizedGroup:
+    """Documents of text lines -> one flat tokenized group; empty segments and documents dropped.
 
     Word starts are the tokenizer's; with a ``segmenter``, CJK pieces inside one segmented word
     are joined (:func:`albertctl.data.words.join_segmented_words`).
@@ -190,20 +188,28 @@ def tokenize_documents(
             texts.extend(splitter(line) if splitter is not None else [line])
         bounds.append(len(texts))
     ids = tokenizer.encode_batch(texts, num_threads=1) if texts else []
-    out: list[list[Segment]] = []
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        segments = []
-        for text, seg in zip(texts[start:end], ids[start:end], strict=True):
-            if not seg:
-                continue
-            starts = tokenizer.word_starts(seg)
-            if segmenter is not None:
+    if segmenter is not None:
+        starts = []
+        for text, seg in zip(texts, ids, strict=True):
+            flags = tokenizer.word_starts(seg)
+            if seg:
                 pieces = [tokenizer.id_to_piece(i) for i in seg]
-                starts = join_segmented_words(pieces, starts, segmenter(text))
-            segments.append(Segment(seg, starts))
-        if segments:
-            out.append(segments)
-    return out
+                flags = join_segmented_words(pieces, flags, segmenter(text))
+            starts.append(flags)
+        return TokenizedGroup.from_segments(ids, starts, bounds)
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    tokens = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum()))
+    # Word starts depend on the id alone: one table lookup for the whole group.
+    return TokenizedGroup.from_flat(tokens, _word_start_table(tokenizer)[tokens], lengths, bounds)
+
+
+def _word_start_table(tokenizer: Tokenizer) -> np.ndarray:
+    """(V,) uint8: whether each id starts a word (cached per worker)."""
+    table = _WORKER.get("word_start_table")
+    if table is None or _WORKER.get("word_start_tokenizer") is not tokenizer:
+        table = np.asarray(tokenizer.word_starts(range(tokenizer.vocab_size)), dtype=np.uint8)
+        _WORKER["word_start_table"], _WORKER["word_start_tokenizer"] = table, tokenizer
+    return table
 
 
 def _unit_name(group: int, pass_index: int) -> str:
@@ -212,38 +218,36 @@ def _unit_name(group: int, pass_index: int) -> str:
 
 def _build_group(job: _Job) -> dict[str, Any]:
     """Tokenize one group, write one shuffled shard per pass, then its ``group-*.json`` (last)."""
-    from albertctl.data.shards import instances_to_table, write_shard
+    from albertctl.data.shards import columns_to_table, write_shard
     from albertctl.fsutil import sha256_file
 
     tokenizer, config, work_dir = _WORKER["tokenizer"], _WORKER["config"], _WORKER["work_dir"]
-    documents = tokenize_documents(job.documents, tokenizer, _WORKER["splitter"], _WORKER["segmenter"])
+    group = tokenize_group(job.documents, tokenizer, _WORKER["splitter"], _WORKER["segmenter"])
     options = instance_options(config, tokenizer)
     if config.masking == "none":  # unmasked rows (no masking draws); the loader masks them
         options = dataclasses.replace(options, masked_lm_prob=0.0)
     stats = GroupStats(
-        documents=len(documents),
-        segments=sum(len(d) for d in documents),
-        long_segments=sum(len(s.ids) > options.max_num_tokens for d in documents for s in d),
+        documents=group.num_documents,
+        segments=group.num_segments,
+        long_segments=int(np.count_nonzero(group.segment_lengths() > options.max_num_tokens)),
         text_bytes=sum(len(line.encode("utf-8")) for d in job.documents for line in d),
     )
     units = []
     for pass_index in range(config.dupe_factor):
         rng = np.random.default_rng([config.seed, job.group, pass_index])
-        instances = []
-        for index in range(len(documents)):
-            instances.extend(create_instances_from_document(documents, index, options=options, rng=rng))
+        instances = build_pass(group, options, rng)
         # Shuffle within the shard (the reference shuffles globally; see docs/data-format.md).
-        instances = [instances[i] for i in rng.permutation(len(instances))]
+        instances = instances.take(rng.permutation(len(instances)))
         path = work_dir / _unit_name(job.group, pass_index)
-        write_shard(path, instances_to_table(instances, tokenizer.vocab_size))
+        write_shard(path, columns_to_table(instances, tokenizer.vocab_size))
         units.append(
             {
                 "unit": path.name,
                 "rows": len(instances),
-                "tokens": sum(len(i.input_ids) for i in instances),
+                "tokens": len(instances.input_ids),
                 "sha256": sha256_file(path),
-                "masked": sum(len(i.masked_lm_positions) for i in instances),
-                "sop_swapped": sum(i.sentence_order_label for i in instances),
+                "masked": len(instances.masked_lm_positions),
+                "sop_swapped": int(np.count_nonzero(instances.sentence_order_label)),
             }
         )
     record = {"group": job.group, "stats": asdict(stats), "units": units}

@@ -20,7 +20,6 @@ fingerprint of its content. See docs/data-format.md.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from albertctl.data.columns import InstanceColumns
 from albertctl.data.sop import Instance
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import sha256_file
@@ -63,15 +63,13 @@ def shard_schema(vocab_size: int) -> pa.Schema:
     )
 
 
-def _list_array(rows: Sequence[Sequence[int]], value_type: pa.DataType) -> pa.ListArray:
-    """A list array from Python int lists, built from one flat buffer and offsets (no per-row objects)."""
-    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
+def _list_array(values: np.ndarray, offsets: np.ndarray, value_type: pa.DataType) -> pa.ListArray:
+    """A list array from one flat column and its row offsets (no per-row objects)."""
     # Not value_type.to_pandas_dtype(): that imports pandas (~0.2 s per process).
-    dtype = _NUMPY_TYPES[value_type]
-    values = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=int(offsets[-1]))
-    return pa.ListArray.from_arrays(_array(offsets, pa.int32()), _array(values, value_type))
+    flat = np.ascontiguousarray(values, dtype=_NUMPY_TYPES[value_type])
+    return pa.ListArray.from_arrays(
+        _array(np.ascontiguousarray(offsets, dtype=np.int32), pa.int32()), _array(flat, value_type)
+    )
 
 
 def _array(values: np.ndarray, value_type: pa.DataType) -> pa.Array:
@@ -80,15 +78,27 @@ def _array(values: np.ndarray, value_type: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(value_type, len(values), [None, pa.py_buffer(values)])
 
 
+def columns_to_table(columns: InstanceColumns, vocab_size: int) -> pa.Table:
+    """The rows of ``columns`` as a table with :func:`shard_schema`."""
+    schema = shard_schema(vocab_size)
+
+    def value_type(column: str) -> pa.DataType:
+        return schema.field(column).type.value_type
+
+    arrays = [
+        _list_array(columns.input_ids, columns.offsets, value_type("input_ids")),
+        _list_array(columns.token_type_ids, columns.offsets, value_type("token_type_ids")),
+        _list_array(columns.token_boundary, columns.offsets, value_type("token_boundary")),
+        _list_array(columns.masked_lm_positions, columns.mask_offsets, value_type("masked_lm_positions")),
+        _list_array(columns.masked_lm_ids, columns.mask_offsets, value_type("masked_lm_ids")),
+        _array(np.ascontiguousarray(columns.sentence_order_label, dtype=np.uint8), pa.uint8()),
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def instances_to_table(instances: Sequence[Instance], vocab_size: int) -> pa.Table:
     """The rows of ``instances`` as a table with :func:`shard_schema`."""
-    schema = shard_schema(vocab_size)
-    arrays = [
-        _list_array([getattr(i, c) for i in instances], schema.field(c).type.value_type) for c in LIST_COLUMNS
-    ]
-    labels = np.fromiter((i.sentence_order_label for i in instances), dtype=np.uint8, count=len(instances))
-    arrays.append(_array(labels, pa.uint8()))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return columns_to_table(InstanceColumns.from_instances(instances), vocab_size)
 
 
 def write_shard(path: Path, table: pa.Table) -> None:
