@@ -157,3 +157,13 @@ def test_take_reorders_whole_rows() -> None:
     rows = instances.rows()
     assert instances.take(order).rows() == [rows[i] for i in order]
     assert InstanceColumns.from_instances(rows).rows() == rows
+
+
+@pytest.mark.parametrize("flag", ["0", "1"])
+def test_flatten_ids_gives_flat_ids_and_lengths(flag: str, monkeypatch) -> None:
+    monkeypatch.setenv(columns.PURE_PYTHON_ENV, flag)
+    ids, lengths = columns.flatten_ids([[5, 2**31 - 1], [], [0, 7, 9]])
+    assert ids.dtype == np.int32 and ids.tolist() == [5, 2**31 - 1, 0, 7, 9]
+    assert lengths.dtype == np.int64 and lengths.tolist() == [2, 0, 3]
+    with pytest.raises(OverflowError):
+        columns.flatten_ids([[1, 2**31]])

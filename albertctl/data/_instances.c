@@ -444,8 +444,52 @@ done:
     return result;
 }
 
+/* flatten_ids(lists) -> (int32 bytes of every id, int64 bytes of each list's length): the
+ * tokenizer's list of id lists as flat columns, without a Python object per id. */
+static PyObject *flatten_ids(PyObject *self, PyObject *lists) {
+    (void)self;
+    if (!PyList_Check(lists)) {
+        PyErr_SetString(PyExc_TypeError, "flatten_ids: expected a list of lists of ints");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(lists), total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(lists, i);
+        if (!PyList_Check(row)) {
+            PyErr_SetString(PyExc_TypeError, "flatten_ids: expected a list of lists of ints");
+            return NULL;
+        }
+        total += PyList_GET_SIZE(row);
+    }
+    PyObject *ids = PyBytes_FromStringAndSize(NULL, total * 4);
+    PyObject *lengths = PyBytes_FromStringAndSize(NULL, n * 8);
+    if (ids == NULL || lengths == NULL) goto fail;
+    int32_t *out = (int32_t *)PyBytes_AS_STRING(ids);
+    int64_t *len = (int64_t *)PyBytes_AS_STRING(lengths);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(lists, i);
+        Py_ssize_t m = PyList_GET_SIZE(row);
+        len[i] = m;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            long value = PyLong_AsLong(PyList_GET_ITEM(row, j));
+            if (value == -1 && PyErr_Occurred()) goto fail;
+            if (value < INT32_MIN || value > INT32_MAX) {
+                PyErr_SetString(PyExc_OverflowError, "flatten_ids: an id does not fit in int32");
+                goto fail;
+            }
+            *out++ = (int32_t)value;
+        }
+    }
+    return Py_BuildValue("(NN)", ids, lengths);
+fail:
+    Py_XDECREF(ids);
+    Py_XDECREF(lengths);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"build_pass", build_pass, METH_VARARGS, "One make-data pass over a group (see the module source)."},
+    {"flatten_ids", flatten_ids, METH_O, "A list of id lists as (int32 ids, int64 lengths) bytes."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import ctypes
 import dataclasses
-import itertools
 import multiprocessing
 import os
 import shutil
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from albertctl.data.columns import TokenizedGroup, build_pass
+from albertctl.data.columns import TokenizedGroup, build_pass, flatten_ids
 from albertctl.data.config import MakeDataConfig
 from albertctl.data.sop import InstanceOptions
 from albertctl.data.words import WordSegmenter, join_segmented_words
@@ -197,8 +196,7 @@ def tokenize_group(
                 flags = join_segmented_words(pieces, flags, segmenter(text))
             starts.append(flags)
         return TokenizedGroup.from_segments(ids, starts, bounds)
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-    tokens = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum()))
+    tokens, lengths = flatten_ids(ids)
     # Word starts depend on the id alone: one table lookup for the whole group.
     return TokenizedGroup.from_flat(tokens, _word_start_table(tokenizer)[tokens], lengths, bounds)
 

@@ -45,6 +45,16 @@ def backend() -> str:
     return "compiled"
 
 
+def flatten_ids(ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """A list of id lists (the tokenizer's output) as flat int32 ids and int64 lengths."""
+    if backend() == "compiled":
+        flat, lengths = _instances.flatten_ids(ids)
+        return np.frombuffer(flat, dtype=np.int32), np.frombuffer(lengths, dtype=np.int64)
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum()))
+    return flat, lengths
+
+
 @dataclass(frozen=True)
 class TokenizedGroup:
     """The tokenized documents of one group, flat; no segment or document is empty."""
