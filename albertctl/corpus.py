@@ -137,49 +137,86 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
-def _checked_lines(stream: IO[bytes], path: Path) -> Iterator[bytes]:
-    """The stream's lines; a .gz that is not gzip, or is cut short, is one clear error."""
+_BLOCK_BYTES = 1 << 20
+
+
+def _checked_blocks(stream: IO[bytes], path: Path) -> Iterator[bytes]:
+    """The stream in blocks of whole lines (only the last may lack its ``\\n``); a .gz that is not
+    gzip, or is cut short, is one clear error."""
+    pending = b""
     try:
-        yield from stream
+        while block := stream.read(_BLOCK_BYTES):
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                pending += block
+                continue
+            yield pending + block[:cut]
+            pending = block[cut:]
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise AlbertctlError(
             f"{path} is not a complete gzip file ({exc})",
             hint="check it with `gzip -t`, re-compress it, or pass the uncompressed .txt",
         ) from None
+    if pending:
+        yield pending
 
 
 def _iter_decoded_lines(
     path: Path, stats: CorpusStats, errors: ErrorPolicy, hash_files: bool
 ) -> Iterator[str]:
-    """Yield each line of a (possibly gzipped) text file, decoded, without its line ending."""
+    """Yield each line of a (possibly gzipped) text file, decoded, without its line ending.
+
+    Lines end at ``\\n`` only (a ``\\r`` before it is dropped). A block of lines is decoded at
+    once; only a block with invalid UTF-8 is gone through line by line, to skip the bad lines or
+    to name the first bad byte's offset.
+    """
     digest = hashlib.sha256() if hash_files else None
-    offset = 0  # byte offset of the current line in the uncompressed stream
+    offset = 0  # byte offset of the current block in the uncompressed stream
+    gzipped = path.name.lower().endswith(".gz")
     with open(path, "rb", buffering=0) as raw:
         counted = _CountingReader(raw, stats, digest)
         stream: IO[bytes]
-        if path.name.lower().endswith(".gz"):
+        if gzipped:
             stream = gzip.GzipFile(fileobj=counted, mode="rb")  # type: ignore[arg-type]
         else:
-            stream = io.BufferedReader(counted, buffer_size=1 << 20)  # type: ignore[arg-type]
+            stream = io.BufferedReader(counted, buffer_size=_BLOCK_BYTES)  # type: ignore[arg-type]
         with stream:
-            for line in _checked_lines(stream, path):
+            for block in _checked_blocks(stream, path):
                 try:
-                    text = line.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    if errors == "skip":
-                        stats.skipped_lines += 1
-                        offset += len(line)
-                        continue
-                    where = "uncompressed byte offset" if path.name.lower().endswith(".gz") else "byte offset"
-                    raise AlbertctlError(
-                        f"{path} is not UTF-8 text: invalid byte 0x{line[exc.start]:02x} at {where} "
-                        f"{offset + exc.start}",
-                        hint="convert the file to UTF-8, or pass --errors skip to drop such lines",
-                    ) from None
-                offset += len(line)
-                yield text.rstrip("\r\n")
+                    text = block.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield from _decode_lines(block, offset, path, stats, errors, gzipped)
+                else:
+                    lines = text.split("\n")
+                    if not lines[-1]:
+                        lines.pop()  # the block ended with a line break
+                    for line in lines:
+                        yield line.rstrip("\r")
+                offset += len(block)
     if digest is not None:
         stats.sha256[str(path)] = digest.hexdigest()
+
+
+def _decode_lines(
+    block: bytes, offset: int, path: Path, stats: CorpusStats, errors: ErrorPolicy, gzipped: bool
+) -> Iterator[str]:
+    """The lines of a block that holds invalid UTF-8, one at a time: skipped or an error."""
+    for line in io.BytesIO(block):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if errors == "skip":
+                stats.skipped_lines += 1
+                offset += len(line)
+                continue
+            where = "uncompressed byte offset" if gzipped else "byte offset"
+            raise AlbertctlError(
+                f"{path} is not UTF-8 text: invalid byte 0x{line[exc.start]:02x} at {where} "
+                f"{offset + exc.start}",
+                hint="convert the file to UTF-8, or pass --errors skip to drop such lines",
+            ) from None
+        offset += len(line)
+        yield text.rstrip("\r\n")
 
 
 def _segments_of(text: str) -> list[str]:

@@ -135,6 +135,28 @@ def test_non_utf8_skip_drops_and_counts(tmp_path: Path) -> None:
     assert stats.skipped_lines == 2
 
 
+@pytest.mark.parametrize("block", [1, 5, 17, 1 << 20])
+def test_lines_are_the_same_whatever_the_block_size(block: int, tmp_path: Path, monkeypatch) -> None:
+    """Lines are read in blocks: lines across block ends, \\r\\n, a lone \\r inside a line, no
+    final line break, and the offset of a bad byte in a later block, as a line-by-line read."""
+    import albertctl.corpus as corpus
+
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", block)
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"first line\r\nsecond\rstill second\n\n\nthird doc \xc3\xa9t\xc3\xa9\r\r\nlast")
+    assert list(iter_documents([path])) == [
+        ["first line", "second\rstill second"],
+        ["third doc \u00e9t\u00e9", "last"],
+    ]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"x" * 30 + b"\n" + b"ok\n" + b"no \xff\n" + b"fine\n")
+    with pytest.raises(AlbertctlError, match="invalid byte 0xff at byte offset 37"):
+        list(iter_documents([bad]))
+    stats = CorpusStats()
+    assert list(iter_documents([bad], errors="skip", stats=stats)) == [["x" * 30, "ok", "fine"]]
+    assert stats.skipped_lines == 1
+
+
 def test_reading_is_streaming(tmp_path: Path) -> None:
     # 4 MiB of text: after the first document only the first read buffer (1 MiB) has been read.
     path = tmp_path / "big.txt"

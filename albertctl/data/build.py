@@ -228,7 +228,7 @@ def _build_group(job: _Job) -> dict[str, Any]:
         documents=group.num_documents,
         segments=group.num_segments,
         long_segments=int(np.count_nonzero(group.segment_lengths() > options.max_num_tokens)),
-        text_bytes=sum(len(line.encode("utf-8")) for d in job.documents for line in d),
+        text_bytes=sum(len("".join(d).encode("utf-8")) for d in job.documents),
     )
     units = []
     for pass_index in range(config.dupe_factor):
