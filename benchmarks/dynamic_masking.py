@@ -14,7 +14,9 @@ and prints held-out MLM and SOP loss/accuracy at every evaluation. Commands::
     .venv/bin/python benchmarks/dynamic_masking.py                       # tiny, 300 steps of 32
     .venv/bin/python benchmarks/dynamic_masking.py --mb 0.5 --steps 4 --eval-every 2 --model debug
 
-A GLUE comparison (fine-tuning both checkpoints) is not part of it yet.
+Rerunning the same command resumes a killed pretraining run and skips a finished one. GLUE on
+both checkpoints: ``finetune_quality.py --model WORK/run-static`` (it fine-tunes random init
+too), then ``--model WORK/run-dynamic --random-from`` the first one's ``--work``.
 """
 
 from __future__ import annotations
@@ -98,14 +100,19 @@ def main() -> None:
     )
     for name, data in built.items():
         run = work / f"run-{name}"
+        # Rerunning the same command resumes a killed run (checkpoints at every evaluation) and
+        # skips a finished one; the data above is rebuilt byte for byte.
+        finished = (run / "checkpoints" / f"step-{args.steps:06d}").is_dir()
+        resume = not finished and any((run / "checkpoints").glob("step-*"))
         config = PretrainConfig(
             data=(data,), out=run, model=args.model, batch_size=args.batch_size, max_steps=args.steps,
             warmup_steps=max(1, args.steps // 10), lr=args.lr, eval_data=(heldout,),
             eval_every=args.eval_every,
-            save_every=args.steps, threads=args.threads, precision=args.precision, tensorboard=False,
-            overwrite=True, masking=name,
+            save_every=args.eval_every, threads=args.threads, precision=args.precision, tensorboard=False,
+            overwrite=not resume, resume=resume, masking=name,
         )  # fmt: skip
-        pretrain(config)
+        if not finished:
+            pretrain(config)
         for r in (r for r in read_metrics(run) if r["split"] == "eval"):
             print(
                 f"{name:>8} step {r['step']:5d}: held-out mlm_loss {r['mlm_loss']:.3f} "
