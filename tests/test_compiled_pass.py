@@ -167,3 +167,46 @@ def test_flatten_ids_gives_flat_ids_and_lengths(flag: str, monkeypatch) -> None:
     assert lengths.dtype == np.int64 and lengths.tolist() == [2, 0, 3]
     with pytest.raises(OverflowError):
         columns.flatten_ids([[1, 2**31]])
+
+
+@needs_compiled
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.tuples(st.integers(0, VOCAB - 1), st.booleans()), min_size=0, max_size=40),
+        min_size=1,
+        max_size=6,
+    ),
+    max_predictions=st.integers(1, 8),
+    masked_lm_prob=st.sampled_from([0.05, 0.15, 0.5, 1.0]),
+    ngram=st.integers(1, 4),
+    whole_word=st.booleans(),
+    favor_shorter=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_mask_rows_equal_mask_row(
+    rows, max_predictions, masked_lm_prob, ngram, whole_word, favor_shorter, seed
+) -> None:
+    """The loader's dynamic masks: each row from its own generator, compiled as in Python."""
+    from albertctl.data.masking import MaskingSpec, mask_row
+
+    spec = MaskingSpec(
+        masked_lm_prob=masked_lm_prob,
+        max_predictions=max_predictions,
+        ngram=ngram,
+        whole_word=whole_word,
+        favor_shorter_ngram=favor_shorter,
+        vocab_size=VOCAB,
+        mask_id=4,
+        special_ids=(2, 3, 0),
+    )
+    ids = [np.array([t for t, _ in row], dtype=np.int64) for row in rows]
+    boundaries = [np.array([int(b) for _, b in row], dtype=np.uint8) for row in rows]
+    expected_rngs = [np.random.default_rng([seed, r]) for r in range(len(rows))]
+    expected = [
+        mask_row(i.tolist(), b.tolist(), spec, g)
+        for i, b, g in zip(ids, boundaries, expected_rngs, strict=True)
+    ]
+    rngs = [np.random.default_rng([seed, r]) for r in range(len(rows))]
+    assert columns.mask_rows(ids, boundaries, spec, rngs) == expected
+    assert [g.random() for g in rngs] == [g.random() for g in expected_rngs]

@@ -152,6 +152,80 @@ static int truncate_pair(bitgen_t *bg, Out *out, Span *a, Span *b, int64_t max_n
     return 0;
 }
 
+/* mask_whole_words on one sequence, in place: candidates from the start flags (make_candidates),
+ * then mask_ngrams' draws and choices. `starts[i]` is read only where ids[i] is not special (the
+ * token boundary works, as in masking.mask_row). Writes the sorted positions and original ids to
+ * mpos/mids (room for max_predictions) and returns how many. */
+static int64_t mask_sequence(bitgen_t *bg, const Options *o, Out *out, int32_t *ids, const uint8_t *starts,
+                             int64_t length, int32_t *mpos, int32_t *mids) {
+    /* make_candidates: non-special positions; a word begins at a word start (or every position
+     * without whole_word), and the first candidate always begins one. */
+    int64_t count = 0, words = 0, masked_count = 0;
+    for (int64_t i = 0; i < length; i++) {
+        if (is_special(o, ids[i])) continue;
+        if (!o->whole_word || starts[i] || count == 0) out->word_starts[words++] = count;
+        out->positions[count++] = i;
+    }
+    out->word_starts[words] = count;
+    /* mask_ngrams: the budget, then the draws in the Python order. */
+    double expected = (double)length * o->masked_lm_prob;
+    int64_t budget = (int64_t)nearbyint(expected); /* half to even, as Python's round */
+    if (budget < 1) budget = 1;
+    if (budget > o->max_predictions) budget = o->max_predictions;
+    draw_permutation(bg, out->order, words);
+    random_standard_uniform_fill(bg, words, out->n_draws);
+    random_standard_uniform_fill(bg, 2 * budget, out->kind_draws);
+    random_bounded_uint64_fill(bg, 0, (uint64_t)(o->vocab_size - 1), budget, false, out->random_ids);
+    memset(out->taken, 0, (size_t)words);
+    int64_t room = budget;
+    for (int64_t visit = 0; visit < words; visit++) {
+        if (room <= 0) break;
+        int64_t k = out->order[visit];
+        double u = out->n_draws[visit];
+        int64_t below = 0; /* bisect_right(cumulative, u) */
+        while (below < o->ngram && o->cumulative[below] <= u) below++;
+        int64_t end = k + 1 + below;
+        if (end > k + o->ngram) end = k + o->ngram;
+        if (end > words) end = words;
+        while (out->word_starts[end] - out->word_starts[k] > room && end - k > 1) end--;
+        int64_t size = out->word_starts[end] - out->word_starts[k];
+        if (size > room) continue;
+        int overlap = 0;
+        for (int64_t w = k; w < end; w++) overlap |= out->taken[w];
+        if (overlap) continue;
+        memset(out->taken + k, 1, (size_t)(end - k));
+        for (int64_t p = out->word_starts[k]; p < out->word_starts[end]; p++)
+            out->masked[masked_count++] = (int32_t)out->positions[p];
+        room -= size;
+    }
+    /* Originals first (the ids are overwritten below), in masking order; sorted after. */
+    for (int64_t j = 0; j < masked_count; j++) {
+        int32_t pos = out->masked[j];
+        mpos[j] = pos;
+        mids[j] = ids[pos];
+    }
+    for (int64_t j = 0; j < masked_count; j++) {
+        int32_t pos = out->masked[j];
+        if (out->kind_draws[2 * j] < 0.8)
+            ids[pos] = o->mask_id;
+        else if (out->kind_draws[2 * j + 1] >= 0.5)
+            ids[pos] = (int32_t)out->random_ids[j];
+    }
+    /* Insertion sort of (position, original id) by position: at most max_predictions. */
+    for (int64_t j = 1; j < masked_count; j++) {
+        int32_t p = mpos[j], v = mids[j];
+        int64_t i = j - 1;
+        while (i >= 0 && mpos[i] > p) {
+            mpos[i + 1] = mpos[i];
+            mids[i + 1] = mids[i];
+            i--;
+        }
+        mpos[i + 1] = p;
+        mids[i + 1] = v;
+    }
+    return masked_count;
+}
+
 /* [CLS] A [SEP] B [SEP], its token types and boundary, then the masks (build_instance). */
 static int emit_instance(bitgen_t *bg, const Options *o, const Group *g, Out *out, Span a, Span b, int label) {
     int64_t la = a.end - a.begin, lb = b.end - b.begin, length = la + lb + 3;
@@ -180,77 +254,7 @@ static int emit_instance(bitgen_t *bg, const Options *o, const Group *g, Out *ou
     int64_t masked_count = 0;
     int32_t *mpos = VEC_AT(out->mpos, int32_t) + out->mpos.len;
     int32_t *mids = VEC_AT(out->mids, int32_t) + out->mids.len;
-    if (o->masked_lm_prob != 0.0) {
-        /* make_candidates: non-special positions; a word begins at a word start (or every
-         * position without whole_word), and the first candidate always begins one. */
-        int64_t count = 0, words = 0;
-        for (int64_t i = 0; i < length; i++) {
-            if (is_special(o, ids[i])) continue;
-            /* The sequence's own start flags: the text's, and True at [CLS]/[SEP] (special). */
-            int start_flag = i == 0 || i == la + 1 || i == length - 1
-                                 ? 1
-                                 : g->starts[i <= la ? a.begin + i - 1 : b.begin + (i - la - 2)];
-            if (!o->whole_word || start_flag || count == 0) out->word_starts[words++] = count;
-            out->positions[count++] = i;
-        }
-        out->word_starts[words] = count;
-        /* mask_ngrams: the budget, then the draws in the Python order. */
-        double expected = (double)length * o->masked_lm_prob;
-        int64_t budget = (int64_t)nearbyint(expected); /* half to even, as Python's round */
-        if (budget < 1) budget = 1;
-        if (budget > o->max_predictions) budget = o->max_predictions;
-        draw_permutation(bg, out->order, words);
-        random_standard_uniform_fill(bg, words, out->n_draws);
-        random_standard_uniform_fill(bg, 2 * budget, out->kind_draws);
-        random_bounded_uint64_fill(bg, 0, (uint64_t)(o->vocab_size - 1), budget, false, out->random_ids);
-        memset(out->taken, 0, (size_t)words);
-        int64_t room = budget;
-        for (int64_t visit = 0; visit < words; visit++) {
-            if (room <= 0) break;
-            int64_t k = out->order[visit];
-            double u = out->n_draws[visit];
-            int64_t below = 0; /* bisect_right(cumulative, u) */
-            while (below < o->ngram && o->cumulative[below] <= u) below++;
-            int64_t end = k + 1 + below;
-            if (end > k + o->ngram) end = k + o->ngram;
-            if (end > words) end = words;
-            while (out->word_starts[end] - out->word_starts[k] > room && end - k > 1) end--;
-            int64_t size = out->word_starts[end] - out->word_starts[k];
-            if (size > room) continue;
-            int overlap = 0;
-            for (int64_t w = k; w < end; w++) overlap |= out->taken[w];
-            if (overlap) continue;
-            memset(out->taken + k, 1, (size_t)(end - k));
-            for (int64_t p = out->word_starts[k]; p < out->word_starts[end]; p++)
-                out->masked[masked_count++] = (int32_t)out->positions[p];
-            room -= size;
-        }
-        /* Originals first (the ids are overwritten below), in masking order; sorted after. */
-        for (int64_t j = 0; j < masked_count; j++) {
-            int32_t pos = out->masked[j];
-            mpos[j] = pos;
-            mids[j] = ids[pos];
-        }
-        for (int64_t j = 0; j < masked_count; j++) {
-            int32_t pos = out->masked[j];
-            if (out->kind_draws[2 * j] < 0.8)
-                ids[pos] = o->mask_id;
-            else if (out->kind_draws[2 * j + 1] >= 0.5)
-                ids[pos] = (int32_t)out->random_ids[j];
-        }
-        /* Insertion sort of (position, original id) by position: at most max_predictions. */
-        for (int64_t j = 1; j < masked_count; j++) {
-            int32_t p = mpos[j], v = mids[j];
-            int64_t i = j - 1;
-            while (i >= 0 && mpos[i] > p) {
-                mpos[i + 1] = mpos[i];
-                mids[i + 1] = mids[i];
-                i--;
-            }
-            mpos[i + 1] = p;
-            mids[i + 1] = v;
-        }
-    }
+    if (o->masked_lm_prob != 0.0) masked_count = mask_sequence(bg, o, out, ids, boundary, length, mpos, mids);
     out->ids.len += length;
     out->types.len += length;
     out->boundary.len += length;
@@ -355,6 +359,24 @@ static int run_pass(bitgen_t *bg, const Options *o, const Group *g, Out *out) {
 
 /* -- the Python entry point -------------------------------------------------------------------- */
 
+/* The output columns and the scratch of sequences up to `length` tokens, `budget` masks. */
+static int out_init(Out *out, size_t length, size_t budget) {
+    out->ids.item = 4; out->offsets.item = 8; out->types.item = 1; out->boundary.item = 1;
+    out->mpos.item = 4; out->moffsets.item = 8; out->mids.item = 4; out->labels.item = 1;
+    if (length == 0) length = 1;
+    out->positions = malloc(length * sizeof(int64_t));
+    out->word_starts = malloc((length + 1) * sizeof(int64_t));
+    out->order = malloc(length * sizeof(int64_t));
+    out->n_draws = malloc(length * sizeof(double));
+    out->kind_draws = malloc(2 * budget * sizeof(double));
+    out->random_ids = malloc(budget * sizeof(uint64_t));
+    out->taken = malloc(length);
+    out->masked = malloc(budget * sizeof(int32_t));
+    return !out->positions || !out->word_starts || !out->order || !out->n_draws || !out->kind_draws ||
+           !out->random_ids || !out->taken || !out->masked || vec_reserve(&out->offsets, 1) ||
+           vec_reserve(&out->moffsets, 1);
+}
+
 static void out_free(Out *out) {
     Vec *vecs[] = {&out->ids, &out->offsets, &out->types, &out->boundary,
                    &out->mpos, &out->moffsets, &out->mids, &out->labels};
@@ -408,20 +430,7 @@ static PyObject *build_pass(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "build_pass: inconsistent arguments");
         goto done;
     }
-    size_t length = (size_t)o.max_seq_length, budget = (size_t)o.max_predictions;
-    out.ids.item = 4; out.offsets.item = 8; out.types.item = 1; out.boundary.item = 1;
-    out.mpos.item = 4; out.moffsets.item = 8; out.mids.item = 4; out.labels.item = 1;
-    out.positions = malloc(length * sizeof(int64_t));
-    out.word_starts = malloc((length + 1) * sizeof(int64_t));
-    out.order = malloc(length * sizeof(int64_t));
-    out.n_draws = malloc(length * sizeof(double));
-    out.kind_draws = malloc(2 * budget * sizeof(double));
-    out.random_ids = malloc(budget * sizeof(uint64_t));
-    out.taken = malloc(length);
-    out.masked = malloc(budget * sizeof(int32_t));
-    int failed = !out.positions || !out.word_starts || !out.order || !out.n_draws || !out.kind_draws ||
-                 !out.random_ids || !out.taken || !out.masked || vec_reserve(&out.offsets, 1) ||
-                 vec_reserve(&out.moffsets, 1);
+    int failed = out_init(&out, (size_t)o.max_seq_length, (size_t)o.max_predictions);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS
         failed = run_pass(bg, &o, &g, &out);
@@ -440,6 +449,84 @@ done:
     PyBuffer_Release(&starts);
     PyBuffer_Release(&seg);
     PyBuffer_Release(&doc);
+    PyBuffer_Release(&cumulative);
+    return result;
+}
+
+/* mask_rows(capsules, ids, offsets, boundary, max_predictions, masked_lm_prob, ngram, whole_word,
+ *           vocab_size, cls_id, sep_id, pad_id, mask_id, cumulative)
+ *   -> (masked ids int32 (same offsets), positions int32, mask_offsets int64[R+1], originals int32)
+ * masking.mask_row on each row r, drawing from capsules[r] (the loader's dynamic masks). */
+static PyObject *mask_rows(PyObject *self, PyObject *args) {
+    PyObject *capsules;
+    Py_buffer ids, offsets, boundary, cumulative;
+    Options o;
+    memset(&o, 0, sizeof o);
+    long long max_predictions, ngram, vocab_size;
+    int whole_word, cls_id, sep_id, pad_id, mask_id;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*LdLpLiiiiy*", &capsules, &ids, &offsets, &boundary, &max_predictions,
+                          &o.masked_lm_prob, &ngram, &whole_word, &vocab_size, &cls_id, &sep_id, &pad_id,
+                          &mask_id, &cumulative))
+        return NULL;
+    PyObject *result = NULL, *masked = NULL, *seq = NULL;
+    Out out;
+    memset(&out, 0, sizeof out);
+    o.max_predictions = max_predictions; o.ngram = ngram; o.whole_word = whole_word;
+    o.vocab_size = vocab_size; o.cls_id = cls_id; o.sep_id = sep_id; o.pad_id = pad_id;
+    o.mask_id = mask_id; o.cumulative = cumulative.buf;
+    seq = PySequence_Fast(capsules, "mask_rows: capsules must be a sequence");
+    if (seq == NULL) goto done;
+    Py_ssize_t rows = PySequence_Fast_GET_SIZE(seq);
+    const int64_t *off = offsets.buf;
+    if (check_buffer(&ids, 4, "ids") || check_buffer(&offsets, 8, "offsets") ||
+        check_buffer(&cumulative, 8, "cumulative"))
+        goto done;
+    if (offsets.len / 8 != rows + 1 || off[0] != 0 || off[rows] * 4 != ids.len || boundary.len * 4 != ids.len ||
+        cumulative.len / 8 != o.ngram || o.ngram < 1 || o.max_predictions < 1) {
+        PyErr_SetString(PyExc_ValueError, "mask_rows: inconsistent arguments");
+        goto done;
+    }
+    int64_t longest = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (off[r + 1] < off[r]) {
+            PyErr_SetString(PyExc_ValueError, "mask_rows: offsets must not decrease");
+            goto done;
+        }
+        if (off[r + 1] - off[r] > longest) longest = off[r + 1] - off[r];
+    }
+    if (out_init(&out, (size_t)longest, (size_t)o.max_predictions) ||
+        vec_reserve(&out.mpos, (size_t)(rows * o.max_predictions)) ||
+        vec_reserve(&out.mids, (size_t)(rows * o.max_predictions))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    masked = PyBytes_FromStringAndSize(ids.buf, ids.len);
+    if (masked == NULL) goto done;
+    int32_t *values = (int32_t *)PyBytes_AS_STRING(masked);
+    VEC_AT(out.moffsets, int64_t)[out.moffsets.len++] = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        bitgen_t *bg = PyCapsule_GetPointer(PySequence_Fast_GET_ITEM(seq, r), "BitGenerator");
+        if (bg == NULL) goto done;
+        if (vec_reserve(&out.moffsets, 1)) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        int64_t n = mask_sequence(bg, &o, &out, values + off[r], (const uint8_t *)boundary.buf + off[r],
+                                  off[r + 1] - off[r], VEC_AT(out.mpos, int32_t) + out.mpos.len,
+                                  VEC_AT(out.mids, int32_t) + out.mids.len);
+        out.mpos.len += n;
+        out.mids.len += n;
+        VEC_AT(out.moffsets, int64_t)[out.moffsets.len++] = (int64_t)out.mpos.len;
+    }
+    result = Py_BuildValue("(ONNN)", masked, vec_bytes(&out.mpos), vec_bytes(&out.moffsets), vec_bytes(&out.mids));
+done:
+    Py_XDECREF(masked);
+    Py_XDECREF(seq);
+    out_free(&out);
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&boundary);
     PyBuffer_Release(&cumulative);
     return result;
 }
@@ -489,6 +576,7 @@ fail:
 
 static PyMethodDef methods[] = {
     {"build_pass", build_pass, METH_VARARGS, "One make-data pass over a group (see the module source)."},
+    {"mask_rows", mask_rows, METH_VARARGS, "masking.mask_row on many rows, one generator each."},
     {"flatten_ids", flatten_ids, METH_O, "A list of id lists as (int32 ids, int64 lengths) bytes."},
     {NULL, NULL, 0, NULL},
 };

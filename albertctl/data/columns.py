@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from albertctl.data.masking import _cumulative, _ngram_law
+from albertctl.data.masking import MaskedSequence, MaskingSpec, _cumulative, _ngram_law, mask_row
 from albertctl.data.sop import (
     SINGLE_SEGMENT_POLICIES,
     Instance,
@@ -265,3 +265,47 @@ def build_pass(group: TokenizedGroup, options: InstanceOptions, rng: np.random.G
         np.frombuffer(masked_ids, dtype=np.int32),
         np.frombuffer(labels, dtype=np.uint8),
     )
+
+
+def mask_rows(
+    ids: Sequence[np.ndarray],
+    boundaries: Sequence[np.ndarray],
+    spec: MaskingSpec,
+    rngs: Sequence[np.random.Generator],
+) -> list[MaskedSequence]:
+    """:func:`~albertctl.data.masking.mask_row` of each row, row ``j`` drawing from ``rngs[j]``
+    (the loader's dynamic masks); compiled when :func:`backend` says so, with the same result."""
+    if backend() == "python" or len(spec.special_ids) != 3 or not ids:
+        return [
+            mask_row(i.tolist(), b.tolist(), spec, rng)
+            for i, b, rng in zip(ids, boundaries, rngs, strict=True)
+        ]
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum([len(i) for i in ids], out=offsets[1:])
+    cls_id, sep_id, pad_id = spec.special_ids
+    masked, positions, mask_offsets, originals = _instances.mask_rows(
+        [rng.bit_generator.capsule for rng in rngs],  # fresh generators of the caller's: no lock needed
+        np.concatenate(ids).astype(np.int32),
+        offsets,
+        np.concatenate(boundaries).astype(np.uint8),
+        spec.max_predictions,
+        spec.masked_lm_prob,
+        spec.ngram,
+        spec.whole_word,
+        spec.vocab_size,
+        cls_id,
+        sep_id,
+        pad_id,
+        spec.mask_id,
+        np.asarray(_cumulative(_ngram_law(spec.ngram, spec.favor_shorter_ngram)), dtype=np.float64),
+    )
+    masked_ids = np.frombuffer(masked, dtype=np.int32).tolist()
+    position_list = np.frombuffer(positions, dtype=np.int32).tolist()
+    original_list = np.frombuffer(originals, dtype=np.int32).tolist()
+    o, m = offsets.tolist(), np.frombuffer(mask_offsets, dtype=np.int64).tolist()
+    return [
+        MaskedSequence(
+            masked_ids[o[r] : o[r + 1]], position_list[m[r] : m[r + 1]], original_list[m[r] : m[r + 1]]
+        )
+        for r in range(len(ids))
+    ]

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from albertctl.data.masking import MaskedSequence, MaskingSpec, mask_row
+from albertctl.data.columns import mask_rows
+from albertctl.data.masking import MaskedSequence, MaskingSpec
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import plain_file_name, read_json
 
@@ -232,26 +233,27 @@ def draw_masks(
     shards: ShardSet, rows: Sequence[int], seeds: Sequence[Sequence[int]], spec: MaskingSpec
 ) -> list[MaskedSequence]:
     """Fresh whole-word n-gram masks for global ``rows``, row ``rows[j]`` drawn from
-    ``np.random.default_rng(seeds[j])`` with make-data's own masking step (:func:`mask_row`).
+    ``np.random.default_rng(seeds[j])`` with make-data's own masking step
+    (:func:`~albertctl.data.masking.mask_row`, compiled or not: :func:`~albertctl.data.columns.mask_rows`).
 
     Rows that carry make-data's masks (static data) get their original ids back first, so any
     make-data output can be trained with dynamic masks.
     """
-    out: list[MaskedSequence] = []
-    for row, seed in zip(rows, seeds, strict=True):
+    ids, boundaries = [], []
+    for row in rows:
         piece, i = shards.locate(int(row))
         if BOUNDARY not in piece.offsets:
             raise AlbertctlError(
                 f"shard {piece.path} has no token_boundary column, which dynamic masking needs",
                 hint="rebuild the data with albertctl make-data, or pretrain with --masking static",
             )
-        ids = piece.row("input_ids", i).astype(np.int64)
+        row_ids = piece.row("input_ids", i).astype(np.int64)
         positions = piece.row("masked_lm_positions", i)
         if len(positions):
-            ids[positions] = piece.row("masked_lm_ids", i)  # undo the static masks
-        boundary = piece.row(BOUNDARY, i).tolist()
-        out.append(mask_row(ids.tolist(), boundary, spec, np.random.default_rng(list(seed))))
-    return out
+            row_ids[positions] = piece.row("masked_lm_ids", i)  # undo the static masks
+        ids.append(row_ids)
+        boundaries.append(piece.row(BOUNDARY, i))
+    return mask_rows(ids, boundaries, spec, [np.random.default_rng(list(seed)) for seed in seeds])
 
 
 def collate(
