@@ -8,6 +8,14 @@ SentencePiece then applies its own ``nmt_nfkc`` rules inside the model.
 
 The digit-comma fix (a piece ending in digit + ``,`` is re-encoded with the comma split off) acts
 on pieces after SentencePiece and lives in :mod:`albertctl.vocab.tokenizer`.
+
+Speed (``encode_batch`` and ``build-vocab`` run this on every line): most lines need no rule
+but lower-casing. :func:`normalize_batch` proves that with C-speed passes over the line's UTF-8:
+one ``bytes.translate`` leaves its digits, controls and non-ASCII characters, searched for any
+character some rule changes (a precompiled class); ``memchr``-first searches for doubled quotes
+and spaces; then it lower-cases the bytes. Other lines run only the rules that apply (bytes
+where it can). :func:`normalize_text_plain` is the rules one by one; tests/test_encode_fast.py
+checks that both give the same text for every input and setting.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import functools
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -102,8 +111,8 @@ def _strip_accents(text: str) -> str:
     return _bmp_marks().sub("", text)
 
 
-def normalize_text(text: str, config: NormalizationConfig) -> str:
-    """Apply the reference pre-SentencePiece normalization to one string."""
+def normalize_text_plain(text: str, config: NormalizationConfig) -> str:
+    """The reference pre-SentencePiece normalization of one string, rule by rule."""
     if config.remove_space:
         text = _collapse_spaces(text)
     if config.map_quotes:
@@ -114,3 +123,179 @@ def normalize_text(text: str, config: NormalizationConfig) -> str:
     if config.lower:
         text = text.lower()
     return text
+
+
+def normalize_text(text: str, config: NormalizationConfig) -> str:
+    """Apply the reference pre-SentencePiece normalization to one string."""
+    (data,), _ = normalize_batch([text], config)
+    return data if isinstance(data, str) else data.decode()
+
+
+# Printable ASCII but digits: deleting these bytes from a line's UTF-8 leaves what the fast check
+# looks at (digits may form a digit-comma piece; controls and non-ASCII characters may need a rule).
+_PLAIN_ASCII = bytes(sorted(set(range(0x20, 0x7F)) - set(b"0123456789")))
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What :func:`normalize_batch` needs for one configuration (built once per process)."""
+
+    changed: re.Pattern[str] | None
+    """Characters some rule changes on their own (a text holding one takes the rules path)."""
+    quotes: bool
+    """Check for doubled quotes (``map_quotes``)."""
+    spaces: bool
+    """Check for doubled and end spaces (``remove_space``, unless SentencePiece does it)."""
+
+
+def _changed_chars(config: NormalizationConfig) -> re.Pattern[str] | None:
+    """The characters a rule changes on their own: whitespace but " " (collapsed), combining marks
+    and characters NFKD changes (accent stripping), characters ``str.lower`` changes (as the fast
+    path lower-cases bytes, ASCII only). Astral characters are all counted in (rare; the plain path
+    is exact for them). A text of other characters only is left unchanged by every rule but the
+    doubled-character and end-space ones, which :func:`normalize_batch` checks on its own. A scan
+    of the BMP, ~30 ms once per process and setting."""
+    bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    chars: set[str] = set()
+    if config.remove_space:
+        chars.update(c for c in bmp if c.isspace() and c != " ")
+    if not config.keep_accents:
+        chars.update(c for c in bmp if unicodedata.combining(c))
+        decomposed = map(unicodedata.normalize, ["NFKD"] * len(bmp), bmp)
+        chars.update(c for c, d in zip(bmp, decomposed, strict=True) if c != d)
+    if config.lower:
+        chars.update(c for c in bmp if c.lower() != c)
+    if not chars:
+        return None
+    return re.compile(_char_class(sorted(chars))[:-1] + "\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def _changed_pattern(config: NormalizationConfig) -> re.Pattern[str] | None:
+    return _changed_chars(config)
+
+
+@functools.cache
+def _rules(config: NormalizationConfig, spm_collapses_spaces: bool) -> _Rules:
+    spaces = config.remove_space and not spm_collapses_spaces
+    return _Rules(_changed_pattern(config), config.map_quotes, spaces)
+
+
+def _stripped(char: str) -> str:
+    """One character's NFKD without combining marks."""
+    return "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the rules do to a text holding these non-ASCII and control characters."""
+
+    has_space: bool
+    """Some of them is whitespace (so ``remove_space`` splits and joins)."""
+    strips: tuple[tuple[bytes, bytes], ...]
+    """UTF-8 of each character accent stripping changes, and of what it becomes."""
+    str_lower: bool
+    """After stripping some non-ASCII character changes case (``str.lower`` then)."""
+
+
+_FEW_CHARS = 8  # past this many distinct characters to strip, one NFKD of the text is cheaper
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _plan(chars: frozenset[str], keep_accents: bool) -> _Plan:
+    strips: list[tuple[bytes, bytes]] = []
+    kept = set(chars)
+    if not keep_accents:
+        for char in chars:
+            stripped = _stripped(char)
+            if stripped != char:
+                strips.append((char.encode(), stripped.encode()))
+                kept.discard(char)
+                kept.update(c for c in stripped if not c.isascii())
+    return _Plan(any(c.isspace() for c in chars), tuple(strips), any(c.lower() != c for c in kept))
+
+
+def _normalize_rules_utf8(text: str, data: bytes, config: NormalizationConfig) -> bytes | str:
+    """:func:`normalize_text_plain` of a text (``data`` its UTF-8) the fast check sent here, as
+    UTF-8 where it can; each rule runs only where a C-speed check says it changes something.
+
+    Accent stripping is a map of single characters: NFKD decomposes each character on its own and
+    only reorders combining marks, which are all dropped. So each character it changes is
+    replaced in the bytes (UTF-8 is self-synchronizing: ``bytes.replace`` of one character's
+    encoding replaces exactly that character); the result holds only characters it keeps.
+    Lower-casing works on the bytes unless a non-ASCII character changes case (``str.lower``
+    then, for its context rules such as the final sigma).
+    """
+    plan = _plan(frozenset(data.translate(None, _PRINTABLE_ASCII).decode()), config.keep_accents)
+    edited = False
+    # Whitespace but " " is a control or non-ASCII character: one of the plan's.
+    if config.remove_space and (b"  " in data or data[:1] == b" " or data[-1:] == b" " or plan.has_space):
+        text, edited = " ".join(text.split()), True
+    if config.map_quotes and ((b"`" in data and b"``" in data) or (b"'" in data and b"''" in data)):
+        text, edited = text.replace("``", '"').replace("''", '"'), True
+    if edited:
+        data = text.encode()
+        plan = _plan(frozenset(data.translate(None, _PRINTABLE_ASCII).decode()), config.keep_accents)
+    if len(plan.strips) > _FEW_CHARS:
+        text = unicodedata.normalize("NFKD", data.decode())
+        data = "".join(c for c in text if not unicodedata.combining(c)).encode()
+    else:
+        for char, stripped in plan.strips:
+            data = data.replace(char, stripped)
+    if config.lower and plan.str_lower:
+        return data.decode().lower()
+    return data.lower() if config.lower else data
+
+
+def normalize_batch(
+    texts: Sequence[str], config: NormalizationConfig, *, spm_collapses_spaces: bool = False, inert: str = ""
+) -> tuple[list[bytes | str], list[int]]:
+    """What SentencePiece is given for each text, and the indices of the texts that are not
+    printable ASCII without digits (non-ASCII characters in ``inert`` count as ASCII here).
+
+    Each is ``normalize_text(text)``: the lower-cased UTF-8 of the text where a fast check proves
+    lower-casing the only rule that applies, else :func:`_normalize_rules_utf8` (bytes, or text
+    where it cannot use bytes). With ``spm_collapses_spaces`` (the caller proved SentencePiece's
+    normalizer collapses runs of spaces as ``remove_space`` does: see
+    ``SentencePieceTokenizer._normalizer_facts_of_model``) runs of spaces are left in: SentencePiece
+    then reads the same string as from the collapsed text.
+
+    A text outside the returned indices is given to SentencePiece as printable ASCII and
+    characters of ``inert`` only, without digits: it has no piece ending in digit + ``,`` when
+    SentencePiece's normalizer leaves those as they are.
+    """
+    rules = _rules(config, spm_collapses_spaces)
+    changed, quotes, spaces, lower = rules.changed, rules.quotes, rules.spaces, config.lower
+    plain_ascii = _PLAIN_ASCII
+    out: list[bytes | str] = []
+    flagged: list[int] = []
+    for index, text in enumerate(texts):
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: only the plain path takes it
+            out.append(normalize_text_plain(text, config))
+            flagged.append(index)
+            continue
+        rest = data.translate(None, plain_ascii)  # digits, controls and non-ASCII characters
+        others = rest.decode() if rest and not rest.isdigit() else ""
+        if others and changed is not None and changed.search(others):
+            rest = None  # a rule changes a character of it
+        elif (quotes and ((b"`" in data and b"``" in data) or (b"'" in data and b"''" in data))) or (
+            spaces and (b"  " in data or data[:1] == b" " or data[-1:] == b" ")
+        ):
+            rest = None  # doubled quotes or spaces
+        else:
+            out.append(data.lower() if lower else data)
+        if rest is None:
+            value = _normalize_rules_utf8(text, data, config)
+            out.append(value)
+            if isinstance(value, str):
+                flagged.append(index)
+                continue
+            rest = value.translate(None, plain_ascii)
+            others = rest.decode() if rest and not rest.isdigit() else ""
+        # What SentencePiece reads is printable ASCII and inert characters only: no digit-comma.
+        if rest and (not others or not inert or others.strip(inert)):
+            flagged.append(index)
+    return out, flagged

@@ -51,9 +51,17 @@ from albertctl.vocab.base import (
     truncate_pair,
 )
 from albertctl.vocab.hf_export import write_hf_files
-from albertctl.vocab.normalize import NormalizationConfig, normalize_text
+from albertctl.vocab.normalize import NormalizationConfig, normalize_batch, normalize_text
 from albertctl.vocab.offsets import align_normalization, map_spans
-from albertctl.vocab.spm_proto import USER_DEFINED, piece_types
+from albertctl.vocab.spm_proto import (
+    USER_DEFINED,
+    has_ascii_rule,
+    has_space_rule,
+    inert_chars,
+    piece_types,
+    precompiled_charsmap,
+    removes_extra_whitespaces,
+)
 from albertctl.vocab.wordpiece import WordPieceConfig, WordPieceTokenizer, wordpiece_word_start
 
 if TYPE_CHECKING:
@@ -141,15 +149,17 @@ class SentencePieceTokenizer(Tokenizer):
         self.cls_id: int = SPECIAL_IDS[CLS]
         self.sep_id: int = SPECIAL_IDS[SEP]
         self.mask_id: int = SPECIAL_IDS[MASK]
-        self._pieces: list[str] = [self._sp.IdToPiece(i) for i in range(self.vocab_size)]
+        self._pieces: list[str] = list(self._sp.IdToPiece(list(range(self.vocab_size))))
         # Ids whose piece ends in digit + "," get the digit-comma fix; precomputed so the common
         # case (no such id in a text) costs one set lookup per id.
         self._digit_comma_ids = frozenset(
             i for i, p in enumerate(self._pieces) if len(p) > 1 and p[-1] == "," and p[-2].isdigit()
         )
         self._comma_id: int = self._sp.PieceToId(",")
-        types = piece_types(self.model_file.read_bytes())
-        self._user_symbol_ids = frozenset(i for i, kind in enumerate(types) if kind == USER_DEFINED)
+        # Read from spiece.model's bytes on first use (parsing every piece in Python costs more than
+        # the rest of loading, and data workers never ask for either).
+        self._user_symbol_ids: frozenset[int] | None = None
+        self._normalizer_facts: tuple[bool, bool, str] | None = None
         self._word_starts: list[bool] | None = None
         self._fingerprint: str | None = None
 
@@ -180,11 +190,54 @@ class SentencePieceTokenizer(Tokenizer):
         return self._fix_digit_comma(self._sp.EncodeAsIds(self.normalize(text)))
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
-        """Ids of many texts, encoded by SentencePiece's threaded batch encoder."""
-        normalized = [self.normalize(t) for t in texts]
+        """Ids of many texts (exactly :meth:`encode`'s), by SentencePiece's threaded batch encoder.
+
+        Texts the fast normalization check passes go to SentencePiece as UTF-8 bytes; runs of
+        spaces are left to SentencePiece where it provably removes them the same way. The
+        digit-comma fix looks only at texts holding a digit or a non-ASCII or control character
+        when SentencePiece leaves printable ASCII as it is: a piece of the others cannot end in
+        digit + ``,`` (see :meth:`_normalizer_facts_of_model`).
+        """
+        keeps_ascii, collapses_spaces, inert = self._normalizer_facts_of_model()
+        normalized, flagged = normalize_batch(
+            texts, self.normalization, spm_collapses_spaces=collapses_spaces, inert=inert
+        )
         threads = self.num_threads if num_threads is None else num_threads
-        batch = self._sp.Encode(normalized, out_type=int, num_threads=threads)
-        return [self._fix_digit_comma(ids) for ids in batch]
+        batch: list[list[int]] = self._sp.Encode(normalized, out_type=int, num_threads=threads)
+        if not self.normalization.digit_comma_fix or not self._digit_comma_ids:
+            return batch
+        digit_comma = self._digit_comma_ids
+        for index in flagged if keeps_ascii else range(len(batch)):
+            ids = batch[index]
+            if not digit_comma.isdisjoint(ids):
+                batch[index] = self._fix_digit_comma(ids)
+        return batch
+
+    def _normalizer_facts_of_model(self) -> tuple[bool, bool, str]:
+        """What SentencePiece's own normalizer (in the model) does, read once (~5 ms):
+
+        - whether it leaves printable ASCII unchanged but for spaces (no rule of its character map
+          rewrites printable ASCII alone): then a printable ASCII text without digits has no piece
+          ending in digit + ``,``;
+        - whether it collapses runs of spaces exactly as ``remove_space`` does: it removes extra
+          whitespace, no rule source and no piece (user symbols match before the rules) holds a
+          space, so each space is a unit of its own, and after one space the next ones add nothing
+          (SentencePiece also drops leading and trailing ones);
+        - the non-ASCII characters known to be in no rule's source (common punctuation, for the
+          built-in ``nmt_nfkc``): a text of them and printable ASCII, without digits, is left as it
+          is too.
+        """
+        if self._normalizer_facts is None:
+            model = self._sp.serialized_model_proto()
+            charsmap = precompiled_charsmap(model)
+            collapses = (
+                removes_extra_whitespaces(model)
+                and not has_space_rule(charsmap)
+                and not any(" " in piece for piece in self._pieces)
+            )
+            keeps_ascii = not has_ascii_rule(charsmap)
+            self._normalizer_facts = (keeps_ascii, collapses, inert_chars(charsmap) if keeps_ascii else "")
+        return self._normalizer_facts
 
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Ids of one text (exactly :meth:`encode`'s) and each token's span of the original text.
@@ -267,6 +320,9 @@ class SentencePieceTokenizer(Tokenizer):
 
     def is_user_symbol(self, token_id: int) -> bool:
         """Whether ``token_id`` is a user symbol (always split out, e.g. ``-`` and ``.``)."""
+        if self._user_symbol_ids is None:
+            types = piece_types(self._sp.serialized_model_proto())
+            self._user_symbol_ids = frozenset(i for i, kind in enumerate(types) if kind == USER_DEFINED)
         return token_id in self._user_symbol_ids
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:
