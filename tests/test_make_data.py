@@ -98,6 +98,12 @@ def test_same_bytes_whatever_the_workers(
 ) -> None:
     build(tiny_corpus, tiny_vocab, tmp_path / "w2", workers=2)
     assert shas(tmp_path / "w2") == shas(built)
+    # Small groups, more than the pool queues: the main process builds some of them too.
+    small = build(tiny_corpus, tiny_vocab, tmp_path / "small-w1", shard_size_mb=0.01)
+    assert small["num_groups"] > 2 * 3
+    for workers in (2, 3):
+        build(tiny_corpus, tiny_vocab, tmp_path / f"small-w{workers}", shard_size_mb=0.01, workers=workers)
+        assert shas(tmp_path / f"small-w{workers}") == shas(tmp_path / "small-w1")
     # Another seed gives other data.
     build(tiny_corpus, tiny_vocab, tmp_path / "seed", seed=1)
     assert shas(tmp_path / "seed") != shas(built)
@@ -296,7 +302,9 @@ def test_manifest_file_names_must_stay_inside_the_directory(
 
 
 def test_workers_die_with_a_killed_parent(tiny_corpus: Path, tiny_vocab: Path, tmp_path: Path) -> None:
-    """kill -9 of `make-data --workers 2` must not leave its workers running (they were orphaned)."""
+    """kill -9 of `make-data --workers 3` must not leave its workers running (they were orphaned).
+
+    The main process is one of the workers: --workers 3 starts two worker processes."""
     import signal
     import subprocess
     import sys
@@ -305,7 +313,7 @@ def test_workers_die_with_a_killed_parent(tiny_corpus: Path, tiny_vocab: Path, t
     big = tmp_path / "big.txt"
     big.write_text((tiny_corpus.read_text(encoding="utf-8") + "\n") * 60, encoding="utf-8")
     argv = [sys.executable, "-m", "albertctl", "make-data", str(big), "--vocab", str(tiny_vocab),
-            "--out", str(tmp_path / "out"), "--workers", "2", "--shard-size", "0.05",
+            "--out", str(tmp_path / "out"), "--workers", "3", "--shard-size", "0.05",
             "--dupe-factor", "4"]  # fmt: skip
     parent = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

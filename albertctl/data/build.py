@@ -186,19 +186,30 @@ def tokenize_group(
         for line in document:
             texts.extend(splitter(line) if splitter is not None else [line])
         bounds.append(len(texts))
+    if segmenter is None:
+        # Encoded a slice at a time and flattened at once: the ids exist as Python ints (~36
+        # bytes each) for one slice only, so memory does not grow with the group.
+        slices = range(0, len(texts), _ENCODE_SLICE)
+        flat = [
+            flatten_ids(tokenizer.encode_batch(texts[i : i + _ENCODE_SLICE], num_threads=1)) for i in slices
+        ]
+        tokens = np.concatenate([t for t, _ in flat]) if flat else np.zeros(0, dtype=np.int32)
+        lengths = np.concatenate([n for _, n in flat]) if flat else np.zeros(0, dtype=np.int64)
+        # Word starts depend on the id alone: one table lookup for the whole group.
+        return TokenizedGroup.from_flat(tokens, _word_start_table(tokenizer)[tokens], lengths, bounds)
     ids = tokenizer.encode_batch(texts, num_threads=1) if texts else []
-    if segmenter is not None:
-        starts = []
-        for text, seg in zip(texts, ids, strict=True):
-            flags = tokenizer.word_starts(seg)
-            if seg:
-                pieces = [tokenizer.id_to_piece(i) for i in seg]
-                flags = join_segmented_words(pieces, flags, segmenter(text))
-            starts.append(flags)
-        return TokenizedGroup.from_segments(ids, starts, bounds)
-    tokens, lengths = flatten_ids(ids)
-    # Word starts depend on the id alone: one table lookup for the whole group.
-    return TokenizedGroup.from_flat(tokens, _word_start_table(tokenizer)[tokens], lengths, bounds)
+    starts = []
+    for text, seg in zip(texts, ids, strict=True):
+        flags = tokenizer.word_starts(seg)
+        if seg:
+            pieces = [tokenizer.id_to_piece(i) for i in seg]
+            flags = join_segmented_words(pieces, flags, segmenter(text))
+        starts.append(flags)
+    return TokenizedGroup.from_segments(ids, starts, bounds)
+
+
+_ENCODE_SLICE = 4096
+"""Texts per ``encode_batch`` call of :func:`tokenize_group`."""
 
 
 def _word_start_table(tokenizer: Tokenizer) -> np.ndarray:
@@ -315,25 +326,35 @@ def _run_jobs(
     on_group: Callable[[dict[str, Any]], None],
     tokenizer: Tokenizer,
 ) -> None:
-    """Run ``_build_group`` over ``jobs`` in-process (with ``tokenizer``) or in ``workers``
-    processes (each loading its own; bounded in flight)."""
+    """Run ``_build_group`` over ``jobs``: in this process (with ``tokenizer``) and, for
+    ``workers > 1``, in ``workers - 1`` more processes (each loading its own; bounded in flight).
+
+    The main process is one of the workers: between reading groups it builds one whenever the
+    pool already has two queued per process, so ``--workers 2`` starts one process, not two
+    (each start re-imports the package and loads the tokenizer, and two would compete with the
+    reading for the same cores).
+    """
+    _init_worker(*init_args, tokenizer=tokenizer)
     if workers == 1:
-        _init_worker(*init_args, tokenizer=tokenizer)
         for job in jobs:
             on_group(_build_group(job))
         return
+    helpers = workers - 1
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(*init_args, None, os.getpid())
+        helpers, mp_context=context, initializer=_init_worker, initargs=(*init_args, None, os.getpid())
     )
     try:
         pending: set[cf.Future[dict[str, Any]]] = set()
         for job in jobs:
-            pending.add(pool.submit(_build_group, job))
-            if len(pending) >= 2 * workers:
-                finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for future in finished:
-                    on_group(future.result())
+            if len(pending) < 2 * helpers:
+                pending.add(pool.submit(_build_group, job))
+            else:
+                on_group(_build_group(job))
+            finished = {future for future in pending if future.done()}
+            pending -= finished
+            for future in finished:
+                on_group(future.result())
         for future in cf.as_completed(pending):
             on_group(future.result())
     except BaseException:
