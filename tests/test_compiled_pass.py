@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_data_golden import BASE
 
 from albertctl.data import columns
 from albertctl.data.columns import InstanceColumns, TokenizedGroup, build_pass
@@ -23,22 +24,10 @@ VOCAB = 50  # ids 0-4 are special: pad 0, cls 2, sep 3, mask 4
 
 
 def options(**changes) -> InstanceOptions:
-    base = dict(
-        max_seq_length=24,
-        max_predictions=6,
-        masked_lm_prob=0.15,
-        short_seq_prob=0.1,
-        ngram=3,
-        whole_word=True,
-        favor_shorter_ngram=True,
-        single_segment="split",
-        vocab_size=VOCAB,
-        cls_id=2,
-        sep_id=3,
-        pad_id=0,
-        mask_id=4,
+    """The golden test's options (same special ids), shorter and over a smaller vocabulary."""
+    return InstanceOptions(
+        **{**BASE, "max_seq_length": 24, "max_predictions": 6, "vocab_size": VOCAB, **changes}
     )
-    return InstanceOptions(**{**base, **changes})
 
 
 def both(group: TokenizedGroup, opts: InstanceOptions, seed: int, monkeypatch) -> tuple:

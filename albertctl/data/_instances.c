@@ -7,7 +7,11 @@
  * Python builder's, byte for byte (tests/test_data_golden.py runs both; the Python code stays
  * the specification and the fallback where this module cannot be built).
  *
- * Python call (albertctl.data.columns.build_pass is the only caller):
+ * Three functions, each called from albertctl/data/columns.py only: build_pass (below), mask_rows
+ * (the loader's dynamic masks: masking.mask_row on many rows, one generator each) and flatten_ids
+ * (the tokenizer's id lists as flat columns).
+ *
+ * build_pass (albertctl.data.columns.build_pass is the only caller):
  *
  *   build_pass(capsule, tokens, starts, seg_offsets, doc_offsets,
  *              max_seq_length, max_predictions, masked_lm_prob, short_seq_prob, ngram,
