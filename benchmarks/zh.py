@@ -35,15 +35,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from make_data import cut_corpus  # benchmarks/make_data.py: the same cut at a blank line
+from make_data import _RSS_WRAPPER, cut_corpus  # benchmarks/make_data.py: the same cut and timer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-_CPU_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "print(usage.ru_utime + usage.ru_stime, code)\n"
-)
 # tokenizers alone, with build-vocab --kind wordpiece's settings (albertctl/vocab/wordpiece_build.py).
 _TOKENIZERS_CHILD = """
 import sys
@@ -77,8 +71,8 @@ def machine_line() -> str:
 
 def cpu_seconds(command: list[str]) -> float:
     """CPU seconds (user + system, all processes) of ``command`` run in a fresh wrapper process."""
-    result = subprocess.run([sys.executable, "-c", _CPU_WRAPPER, *command], capture_output=True, text=True)
-    cpu, code = result.stdout.split()
+    result = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *command], capture_output=True, text=True)
+    _, cpu, code = result.stdout.split()
     if code != "0":
         raise SystemExit(f"failed ({code}): {' '.join(command)}\n{result.stderr}")
     return float(cpu)

@@ -217,6 +217,11 @@ def _gather(offsets: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.arange(int(new_offsets[-1]), dtype=np.int64) + shift, new_offsets
 
 
+def _cumulative_law(ngram: int, favor_shorter: bool) -> np.ndarray:
+    """(ngram,) float64: the cumulative P(n) the Python masking uses, for the compiled code."""
+    return np.asarray(_cumulative(_ngram_law(ngram, favor_shorter)), dtype=np.float64)
+
+
 def build_pass(group: TokenizedGroup, options: InstanceOptions, rng: np.random.Generator) -> InstanceColumns:
     """Every document's instances, in document order: one pass of make-data over ``group``.
 
@@ -229,9 +234,7 @@ def build_pass(group: TokenizedGroup, options: InstanceOptions, rng: np.random.G
         for index in range(len(documents)):
             instances.extend(create_instances_from_document(documents, index, options=options, rng=rng))
         return InstanceColumns.from_instances(instances)
-    cumulative = np.asarray(
-        _cumulative(_ngram_law(options.ngram, options.favor_shorter_ngram)), dtype=np.float64
-    )
+    cumulative = _cumulative_law(options.ngram, options.favor_shorter_ngram)
     bit_generator = rng.bit_generator
     with bit_generator.lock:  # as every Generator method holds it while it draws
         columns = _instances.build_pass(
@@ -297,7 +300,7 @@ def mask_rows(
         sep_id,
         pad_id,
         spec.mask_id,
-        np.asarray(_cumulative(_ngram_law(spec.ngram, spec.favor_shorter_ngram)), dtype=np.float64),
+        _cumulative_law(spec.ngram, spec.favor_shorter_ngram),
     )
     masked_ids = np.frombuffer(masked, dtype=np.int32).tolist()
     position_list = np.frombuffer(positions, dtype=np.int32).tolist()
