@@ -27,6 +27,53 @@ def test_module_entry_point_runs() -> None:
     assert "build-vocab" in proc.stdout or "Usage" in proc.stdout
 
 
+_IMPORTED = (
+    "import sys\n"
+    "from albertctl.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "print(sorted(m for m in sys.modules if m.startswith('albertctl.cli.')), 'torch' in sys.modules)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "modules"),
+    [
+        (["make-data", "--help"], ["albertctl.cli.make_data", "albertctl.cli.options"]),
+        (["--debug", "build-vocab", "--help"], ["albertctl.cli.build_vocab", "albertctl.cli.options"]),
+    ],
+)
+def test_a_command_imports_only_its_modules(argv: list[str], modules: list[str]) -> None:
+    """A run imports its command's modules only (no torch for the data commands): start-up is
+    paid by every make-data worker and every short command."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip().splitlines()[-1] == f"{modules} False"
+
+
+def test_command_table_matches_the_registered_commands() -> None:
+    """``COMMAND_MODULES`` names every top-level command of the whole app, in help order, and
+    registering a command's modules alone gives a working help for it."""
+    import typer
+
+    from albertctl import cli
+
+    root = typer.main.get_command(cli.app)
+    assert list(root.list_commands(None)) == list(cli.COMMAND_MODULES)
+    for command in cli.COMMAND_MODULES:
+        proc = subprocess.run(
+            [sys.executable, "-m", "albertctl", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, (command, proc.stderr)
+        assert f"albertctl {command}" in proc.stdout
+
+
 def test_user_error_is_one_line_and_exit_1(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["build-vocab", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "vocab")])

@@ -3,12 +3,14 @@
 Commands are thin: flags -> config dataclass -> one library call -> render. Any
 :class:`~albertctl.errors.AlbertctlError`, ``ValueError`` or file error raised below, and any bad
 flag (unknown, wrong type, out of range), is printed as one ``error: ...`` line and exits with
-code 1; ``--debug`` shows the traceback instead.
+code 1; ``--debug`` shows the traceback instead. A run imports only the modules of its command
+(``COMMAND_MODULES``); ``albertctl.cli.app`` is the whole app.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import sys
 from typing import Annotated
 
@@ -17,23 +19,45 @@ from rich.console import Console
 from rich.text import Text
 
 from albertctl import __version__
-from albertctl.cli import (
-    build_vocab,
-    clue,
-    cmrc,
-    eval_pretrain,
-    export,
-    finetune,
-    importer,
-    make_data,
-    pipeline,
-    pretrain,
-    reading,
-)
 from albertctl.cli.options import typer_app
 from albertctl.errors import AlbertctlError
 
-app = typer_app("albertctl", "From raw text to a pretrained and fine-tuned ALBERT.")
+# The command modules, and for each top-level command (in help order: click lists commands, then
+# groups) the modules that add it; a group's are every module adding a subcommand to it. A run
+# imports only its command's modules: the others' imports (torch among them) would be most of a
+# short command's start-up. Help for the whole app, or an unknown command, registers all of them.
+_MODULES = (
+    "build_vocab",
+    "make_data",
+    "pretrain",
+    "finetune",
+    "clue",
+    "reading",
+    "cmrc",
+    "eval_pretrain",
+    "export",
+    "importer",
+    "pipeline",
+)
+_TASK_GROUPS = ("finetune", "clue", "reading", "cmrc", "eval_pretrain")
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "build-vocab": ("build_vocab",),
+    "make-data": ("make_data",),
+    "inspect-data": ("make_data",),
+    "merge-data": ("make_data",),
+    "pretrain": ("pretrain",),
+    "plot": ("pretrain",),
+    "pipeline": ("pipeline",),
+    "demo-data": ("pipeline",),
+    "finetune": _TASK_GROUPS,
+    "eval": _TASK_GROUPS,
+    "predict": _TASK_GROUPS,
+    "export": ("export",),
+    "import": ("importer",),
+}
+
+_app = typer_app("albertctl", "From raw text to a pretrained and fine-tuned ALBERT.")
+_registered: set[str] = set()
 
 
 def _print_version(value: bool) -> None:
@@ -42,7 +66,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def root(
     version: Annotated[
         bool,
@@ -53,20 +77,29 @@ def root(
     """albertctl: build-vocab -> make-data -> pretrain -> finetune glue."""
 
 
-for _module in (
-    build_vocab,
-    make_data,
-    pretrain,
-    finetune,
-    clue,
-    reading,
-    cmrc,
-    eval_pretrain,
-    export,
-    importer,
-    pipeline,
-):
-    _module.register(app)
+def _register(modules: tuple[str, ...] = _MODULES) -> typer.Typer:
+    """The app with (at least) ``modules`` registered, each once per process, commands in help order."""
+    for name in _MODULES:
+        if name in modules and name not in _registered:
+            importlib.import_module(f"albertctl.cli.{name}").register(_app)
+            _registered.add(name)
+    order = {name: index for index, name in enumerate(COMMAND_MODULES)}
+    _app.registered_commands.sort(key=lambda info: order.get(str(info.name), len(order)))
+    _app.registered_groups.sort(key=lambda info: order.get(str(info.name), len(order)))
+    return _app
+
+
+def _modules_for(args: list[str]) -> tuple[str, ...]:
+    """The modules a command line needs: its command's, or all (root help, unknown command)."""
+    command = next((a for a in args if not a.startswith("-")), None)  # root options take no value
+    return COMMAND_MODULES.get(command, _MODULES) if command is not None else _MODULES
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the whole app (docs, tests): every command registered
+        return _register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # click's usage-error and abort classes, found through typer's public BadParameter/Abort so this
 # works whether typer vendors click (0.26+) or uses the click package.
@@ -93,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        code = app(args, prog_name="albertctl", standalone_mode=False)
+        code = _register(_modules_for(args))(args, prog_name="albertctl", standalone_mode=False)
     except _USAGE_ERROR as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click prints it
             exc.show()
