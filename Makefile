@@ -39,11 +39,11 @@ define install_lock
 	$(BIN)/python -m pip check --disable-pip-version-check
 endef
 
-$(RUNTIME_STAMP): pyproject.toml setup.py albertctl/data/_instances.c $(RUNTIME_LOCK)
+$(RUNTIME_STAMP): pyproject.toml setup.py albertctl/data/_instances.c albertctl/vocab/_normalize.c $(RUNTIME_LOCK)
 	$(call install_lock,$(RUNTIME_LOCK))
 	touch $@
 
-$(STAMP): pyproject.toml setup.py albertctl/data/_instances.c $(TEST_LOCK)
+$(STAMP): pyproject.toml setup.py albertctl/data/_instances.c albertctl/vocab/_normalize.c $(TEST_LOCK)
 	$(call install_lock,$(TEST_LOCK))
 	touch $@ $(RUNTIME_STAMP)
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_data_golden import BASE
 
+from albertctl import native
 from albertctl.data import columns
 from albertctl.data.columns import InstanceColumns, TokenizedGroup, build_pass
 from albertctl.data.sop import SINGLE_SEGMENT_POLICIES, InstanceOptions, Segment
@@ -34,7 +35,7 @@ def both(group: TokenizedGroup, opts: InstanceOptions, seed: int, monkeypatch) -
     """(python columns, python next draw, compiled columns, compiled next draw)."""
     results = []
     for flag in ("1", "0"):
-        monkeypatch.setenv(columns.PURE_PYTHON_ENV, flag)
+        monkeypatch.setenv(native.PURE_PYTHON_ENV, flag)
         rng = np.random.default_rng(seed)
         results += [build_pass(group, opts, rng), rng.integers(0, 2**62)]
     return tuple(results)
@@ -47,17 +48,20 @@ def assert_equal(a: InstanceColumns, b: InstanceColumns) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Makefile's install is checked on Linux")
 def test_the_install_built_the_compiled_pass_where_a_compiler_is() -> None:
-    """setup.py marks the extension optional: a failed build must not pass unnoticed here."""
+    """setup.py marks the extensions optional: a failed build must not pass unnoticed here."""
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler: the pure-Python pass is the one installed")
+    from albertctl.vocab import normalize
+
     assert columns._instances is not None
+    assert normalize._compiled is not None
     assert columns.backend() in ("compiled", "python")  # python only when ALBERTCTL_PURE_PYTHON says so
 
 
 def test_the_environment_variable_selects_the_python_pass(monkeypatch) -> None:
-    monkeypatch.setenv(columns.PURE_PYTHON_ENV, "1")
+    monkeypatch.setenv(native.PURE_PYTHON_ENV, "1")
     assert columns.backend() == "python"
-    monkeypatch.setenv(columns.PURE_PYTHON_ENV, "0")
+    monkeypatch.setenv(native.PURE_PYTHON_ENV, "0")
     assert columns.backend() == ("python" if columns._instances is None else "compiled")
 
 
@@ -150,7 +154,7 @@ def test_take_reorders_whole_rows() -> None:
 
 @pytest.mark.parametrize("flag", ["0", "1"])
 def test_flatten_ids_gives_flat_ids_and_lengths(flag: str, monkeypatch) -> None:
-    monkeypatch.setenv(columns.PURE_PYTHON_ENV, flag)
+    monkeypatch.setenv(native.PURE_PYTHON_ENV, flag)
     ids, lengths = columns.flatten_ids([[5, 2**31 - 1], [], [0, 7, 9]])
     assert ids.dtype == np.int32 and ids.tolist() == [5, 2**31 - 1, 0, 7, 9]
     assert lengths.dtype == np.int64 and lengths.tolist() == [2, 0, 3]

@@ -119,6 +119,33 @@ def test_normalize_batch_matches_the_reference_on_any_unicode(texts: list[str]) 
     _check_normalization(texts)
 
 
+def _both_checks(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled check and the Python loop give the same values (bytes or str) and flags."""
+    from albertctl import native
+    from albertctl.vocab import normalize
+
+    if normalize._compiled is None:
+        pytest.skip("the normalizer's compiled check is not built (no C compiler at install)")
+    for config, collapses, inert in itertools.product(CONFIGS, (False, True), ("", _INERT_CHARS)):
+        monkeypatch.setenv(native.PURE_PYTHON_ENV, "0")
+        compiled = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
+        monkeypatch.setenv(native.PURE_PYTHON_ENV, "1")
+        python = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
+        assert compiled == python, (config, collapses, inert)
+        assert [type(v) for v in compiled[0]] == [type(v) for v in python[0]]
+
+
+def test_compiled_check_matches_the_python_loop_on_tricky_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    _both_checks([*TRICKY, "bad \ud800 surrogate", "\U0001f600", "\u2014", "a\u2014 1"], monkeypatch)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from([*ALPHABET, *_INERT_CHARS]), max_size=30), max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_compiled_check_matches_the_python_loop(texts: list[str]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_checks(texts, monkeypatch)
+
+
 def _plain_ids(tok: SentencePieceTokenizer, texts: list[str]) -> list[list[int]]:
     """encode_batch before the fast paths: plain normalization, digit-comma fix on every line."""
     normalized = [normalize_text_plain(t, tok.normalization) for t in texts]

@@ -15,7 +15,6 @@ which one runs. Nothing here reads or writes files.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,18 +28,17 @@ from albertctl.data.sop import (
     Segment,
     create_instances_from_document,
 )
+from albertctl.native import compiled_allowed
 
 try:  # built by setup.py when a C compiler is at hand
     from albertctl.data import _instances
 except ImportError:  # pragma: no cover - depends on the install
     _instances = None
 
-PURE_PYTHON_ENV = "ALBERTCTL_PURE_PYTHON"
-
 
 def backend() -> str:
     """``"compiled"`` or ``"python"``: which implementation :func:`build_pass` uses now."""
-    if _instances is None or os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+    if _instances is None or not compiled_allowed():
         return "python"
     return "compiled"
 

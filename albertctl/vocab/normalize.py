@@ -13,8 +13,9 @@ Speed (``encode_batch`` and ``build-vocab`` run this on every line): most lines 
 but lower-casing. :func:`normalize_batch` proves that with C-speed passes over the line's UTF-8:
 one ``bytes.translate`` leaves its digits, controls and non-ASCII characters, searched for any
 character some rule changes (a precompiled class); ``memchr``-first searches for doubled quotes
-and spaces; then it lower-cases the bytes. Other lines run only the rules that apply (bytes
-where it can). :func:`normalize_text_plain` is the rules one by one; tests/test_encode_fast.py
+and spaces; then it lower-cases the bytes. Where the optional C extension was built
+(``albertctl.vocab._normalize``, see :mod:`albertctl.native`) the same check runs over the whole
+batch in one call. Other lines run only the rules that apply (bytes where it can). :func:`normalize_text_plain` is the rules one by one; tests/test_encode_fast.py
 checks that both give the same text for every input and setting.
 """
 
@@ -24,11 +25,17 @@ import functools
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from albertctl.errors import AlbertctlError
+from albertctl.native import compiled_allowed
+
+try:  # built by setup.py when a C compiler is at hand (albertctl.native)
+    from albertctl.vocab import _normalize as _compiled
+except ImportError:  # pragma: no cover - depends on the install
+    _compiled = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,21 +148,23 @@ _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 class _Rules:
     """What :func:`normalize_batch` needs for one configuration (built once per process)."""
 
-    changed: re.Pattern[str] | None
-    """Characters some rule changes on their own (a text holding one takes the rules path)."""
+    changed: frozenset[str]
+    """BMP characters some rule changes on their own (a text holding one takes the rules path)."""
+    changed_bitmap: bytes
+    """The same as a bitmap (bit ``c & 7`` of byte ``c >> 3``), for the compiled check."""
     quotes: bool
     """Check for doubled quotes (``map_quotes``)."""
     spaces: bool
     """Check for doubled and end spaces (``remove_space``, unless SentencePiece does it)."""
 
 
-def _changed_chars(config: NormalizationConfig) -> re.Pattern[str] | None:
-    """The characters a rule changes on their own: whitespace but " " (collapsed), combining marks
-    and characters NFKD changes (accent stripping), characters ``str.lower`` changes (as the fast
-    path lower-cases bytes, ASCII only). Astral characters are all counted in (rare; the plain path
-    is exact for them). A text of other characters only is left unchanged by every rule but the
-    doubled-character and end-space ones, which :func:`normalize_batch` checks on its own. A scan
-    of the BMP, ~30 ms once per process and setting."""
+def _changed_chars(config: NormalizationConfig) -> frozenset[str]:
+    """The BMP characters a rule changes on their own: whitespace but " " (collapsed), combining
+    marks and characters NFKD changes (accent stripping), characters ``str.lower`` changes (as the
+    fast path lower-cases bytes, ASCII only). Astral characters all count as changed where any
+    does (rare; the plain path is exact for them). A text of other characters only is left
+    unchanged by every rule but the doubled-character and end-space ones, which
+    :func:`normalize_batch` checks on its own. A scan of the BMP, ~30 ms once per process and setting."""
     bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
     chars: set[str] = set()
     if config.remove_space:
@@ -166,20 +175,36 @@ def _changed_chars(config: NormalizationConfig) -> re.Pattern[str] | None:
         chars.update(c for c, d in zip(bmp, decomposed, strict=True) if c != d)
     if config.lower:
         chars.update(c for c in bmp if c.lower() != c)
-    if not chars:
-        return None
-    return re.compile(_char_class(sorted(chars))[:-1] + "\U00010000-\U0010ffff]")
+    return frozenset(chars)
 
 
-@functools.cache
-def _changed_pattern(config: NormalizationConfig) -> re.Pattern[str] | None:
-    return _changed_chars(config)
+def _bitmap(chars: Iterable[str]) -> bytes:
+    """A bitmap of BMP characters: bit ``c & 7`` of byte ``c >> 3`` set for each character ``c``."""
+    bits = bytearray(0x10000 // 8)
+    for char in chars:
+        code = ord(char)
+        bits[code >> 3] |= 1 << (code & 7)
+    return bytes(bits)
 
 
 @functools.cache
 def _rules(config: NormalizationConfig, spm_collapses_spaces: bool) -> _Rules:
+    chars = _changed_chars(config)
     spaces = config.remove_space and not spm_collapses_spaces
-    return _Rules(_changed_pattern(config), config.map_quotes, spaces)
+    return _Rules(chars, _bitmap(chars), config.map_quotes, spaces)
+
+
+@functools.cache
+def _changed_pattern(chars: frozenset[str]) -> re.Pattern[str] | None:
+    """``chars`` and every astral character as one regex class (None: no character changes)."""
+    return re.compile(_char_class(sorted(chars))[:-1] + "\U00010000-\U0010ffff]") if chars else None
+
+
+@functools.lru_cache(maxsize=16)
+def _inert_bitmap(inert: str) -> bytes | None:
+    """The bitmap of ``inert`` for the compiled check (None: it holds astral characters, which
+    that check does not take)."""
+    return None if any(ord(c) > 0xFFFF for c in inert) else _bitmap(inert)
 
 
 def _stripped(char: str) -> str:
@@ -266,36 +291,68 @@ def normalize_batch(
     SentencePiece's normalizer leaves those as they are.
     """
     rules = _rules(config, spm_collapses_spaces)
-    changed, quotes, spaces, lower = rules.changed, rules.quotes, rules.spaces, config.lower
+    quotes, spaces, lower = rules.quotes, rules.spaces, config.lower
+    inert_bits = _inert_bitmap(inert)
+    if _compiled is not None and inert_bits is not None and compiled_allowed():
+        # The same check as the loop below, in C; the texts it cannot prove go the rules path.
+        texts = texts if isinstance(texts, list) else list(texts)
+        out, flagged, holes = _compiled.check_batch(
+            texts, rules.changed_bitmap, bool(rules.changed), inert_bits, lower, quotes, spaces
+        )
+        for index in holes:
+            out[index], flag = _rules_path(texts[index], None, config, inert)
+            if flag:
+                flagged.append(index)
+        if holes:
+            flagged.sort()
+        return out, flagged
+    changed = _changed_pattern(rules.changed)
     plain_ascii = _PLAIN_ASCII
-    out: list[bytes | str] = []
-    flagged: list[int] = []
+    out = []
+    flagged = []
     for index, text in enumerate(texts):
         try:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: only the plain path takes it
-            out.append(normalize_text_plain(text, config))
-            flagged.append(index)
-            continue
-        rest = data.translate(None, plain_ascii)  # digits, controls and non-ASCII characters
-        others = rest.decode() if rest and not rest.isdigit() else ""
-        if others and changed is not None and changed.search(others):
-            rest = None  # a rule changes a character of it
-        elif (quotes and ((b"`" in data and b"``" in data) or (b"'" in data and b"''" in data))) or (
-            spaces and (b"  " in data or data[:1] == b" " or data[-1:] == b" ")
-        ):
-            rest = None  # doubled quotes or spaces
-        else:
-            out.append(data.lower() if lower else data)
-        if rest is None:
-            value = _normalize_rules_utf8(text, data, config)
-            out.append(value)
-            if isinstance(value, str):
-                flagged.append(index)
-                continue
-            rest = value.translate(None, plain_ascii)
+            data = None
+        if data is not None:
+            rest = data.translate(None, plain_ascii)  # digits, controls and non-ASCII characters
             others = rest.decode() if rest and not rest.isdigit() else ""
-        # What SentencePiece reads is printable ASCII and inert characters only: no digit-comma.
-        if rest and (not others or not inert or others.strip(inert)):
+            if not (
+                (others and changed is not None and changed.search(others))  # a rule changes one
+                or (quotes and ((b"`" in data and b"``" in data) or (b"'" in data and b"''" in data)))
+                or (spaces and (b"  " in data or data[:1] == b" " or data[-1:] == b" "))
+            ):
+                out.append(data.lower() if lower else data)
+                if _reads_other(rest, others, inert):
+                    flagged.append(index)
+                continue
+        value, flag = _rules_path(text, data, config, inert)
+        out.append(value)
+        if flag:
             flagged.append(index)
     return out, flagged
+
+
+def _reads_other(rest: bytes, others: str, inert: str) -> bool:
+    """Whether SentencePiece reads more than printable ASCII and ``inert`` characters without
+    digits (``rest``: the UTF-8 left when those ASCII characters are deleted; ``others``: it decoded
+    unless it is all digits)."""
+    return bool(rest) and (not others or not inert or bool(others.strip(inert)))
+
+
+def _rules_path(
+    text: str, data: bytes | None, config: NormalizationConfig, inert: str
+) -> tuple[bytes | str, bool]:
+    """A text the fast check did not prove (``data``: its UTF-8, None if unknown or a lone
+    surrogate makes it impossible): what SentencePiece is given, and whether it is flagged."""
+    if data is None:
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: only the plain path takes it
+            return normalize_text_plain(text, config), True
+    value = _normalize_rules_utf8(text, data, config)
+    if isinstance(value, str):
+        return value, True
+    rest = value.translate(None, _PLAIN_ASCII)
+    return value, _reads_other(rest, rest.decode() if rest and not rest.isdigit() else "", inert)
