@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ _IMPORTED = (
     "except SystemExit:\n"
     "    pass\n"
     "print(sorted(m for m in sys.modules if m.startswith('albertctl.cli.')), 'torch' in sys.modules)\n"
+    "import os\n"
+    "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
 )
 
 
@@ -46,12 +49,18 @@ _IMPORTED = (
     ],
 )
 def test_a_command_imports_only_its_modules(argv: list[str], modules: list[str]) -> None:
-    """A run imports its command's modules only (no torch for the data commands): start-up is
-    paid by every make-data worker and every short command."""
+    """A run imports its command's modules only (no torch for the data commands), and a data
+    command starts no BLAS threads: start-up is paid by every make-data worker and short command."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     proc = subprocess.run(
-        [sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, check=True, env=env
     )
-    assert proc.stdout.strip().splitlines()[-1] == f"{modules} False"
+    assert proc.stdout.strip().splitlines()[-2:] == [f"{modules} False", "1"]  # no BLAS threads
+    env["OPENBLAS_NUM_THREADS"] = "2"  # the user's choice stands
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, check=True, env=env
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "2"
 
 
 def test_command_table_matches_the_registered_commands() -> None:
@@ -166,7 +175,6 @@ def test_disk_full_is_one_line_and_keeps_the_old_output(
     """ENOSPC from any writer (here: the vocabulary's manifest, a make-data shard) is one line,
     exit 1, no temporary left, and an output being replaced with --overwrite is still there."""
     import errno
-    import os
     import shutil
 
     import albertctl.data.shards
