@@ -161,10 +161,11 @@ def _checked_blocks(stream: IO[bytes], path: Path) -> Iterator[bytes]:
         yield pending
 
 
-def _iter_decoded_lines(
+def _iter_line_blocks(
     path: Path, stats: CorpusStats, errors: ErrorPolicy, hash_files: bool
-) -> Iterator[str]:
-    """Yield each line of a (possibly gzipped) text file, decoded, without its line ending.
+) -> Iterator[list[str]]:
+    """Yield the lines of a (possibly gzipped) text file a block at a time, decoded, without
+    their line endings (a list per block of about ``_BLOCK_BYTES``).
 
     Lines end at ``\\n`` only (a ``\\r`` before it is dropped). A block of lines is decoded at
     once; only a block with invalid UTF-8 is gone through line by line, to skip the bad lines or
@@ -185,16 +186,25 @@ def _iter_decoded_lines(
                 try:
                     text = block.decode("utf-8")
                 except UnicodeDecodeError:
-                    yield from _decode_lines(block, offset, path, stats, errors, gzipped)
+                    yield list(_decode_lines(block, offset, path, stats, errors, gzipped))
                 else:
                     lines = text.split("\n")
                     if not lines[-1]:
                         lines.pop()  # the block ended with a line break
-                    for line in lines:
-                        yield line.rstrip("\r")
+                    if "\r" in text:
+                        lines = [line.rstrip("\r") for line in lines]
+                    yield lines
                 offset += len(block)
     if digest is not None:
         stats.sha256[str(path)] = digest.hexdigest()
+
+
+def _iter_decoded_lines(
+    path: Path, stats: CorpusStats, errors: ErrorPolicy, hash_files: bool
+) -> Iterator[str]:
+    """Each line of a (possibly gzipped) text file, decoded (see :func:`_iter_line_blocks`)."""
+    for lines in _iter_line_blocks(path, stats, errors, hash_files):
+        yield from lines
 
 
 def _decode_lines(
@@ -225,16 +235,22 @@ def _segments_of(text: str) -> list[str]:
 
 
 def _iter_txt(path: Path, stats: CorpusStats, errors: ErrorPolicy, hash_files: bool) -> Iterator[list[str]]:
+    """Documents of stripped non-blank lines; a blank (or whitespace-only) line ends one. A block
+    of lines at a time: C-speed strips and joins, no Python step per line."""
     document: list[str] = []
-    for line in _iter_decoded_lines(path, stats, errors, hash_files):
-        segment = line.strip()
-        if segment:
-            stats.lines += 1
-            stats.characters += len(segment)
-            document.append(segment)
-        elif document:
-            yield document
-            document = []
+    for lines in _iter_line_blocks(path, stats, errors, hash_files):
+        segments = [line.strip() for line in lines]
+        blank = [i for i, segment in enumerate(segments) if not segment]
+        stats.lines += len(segments) - len(blank)
+        stats.characters += sum(map(len, segments))
+        start = 0
+        for end in blank:
+            document.extend(segments[start:end])
+            if document:
+                yield document
+                document = []
+            start = end + 1
+        document.extend(segments[start:])
     if document:
         yield document
 
