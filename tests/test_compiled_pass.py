@@ -141,15 +141,31 @@ def test_groups_drop_empty_segments_and_documents() -> None:
     assert group.segment_lengths().tolist() == [2, 1]
 
 
-def test_take_reorders_whole_rows() -> None:
+@pytest.mark.parametrize("flag", ["0", "1"])
+def test_take_reorders_whole_rows(flag: str, monkeypatch) -> None:
+    monkeypatch.setenv(native.PURE_PYTHON_ENV, flag)
     group = TokenizedGroup.from_documents(
         [[Segment(list(range(5, 5 + n)), [True] * n) for n in (3, 9, 4, 12)] for _ in range(5)]
     )
     instances = build_pass(group, options(), np.random.default_rng(1))
     order = np.random.default_rng(2).permutation(len(instances))
     rows = instances.rows()
-    assert instances.take(order).rows() == [rows[i] for i in order]
+    taken = instances.take(order)
+    assert taken.rows() == [rows[i] for i in order]
+    assert [c.dtype for c in vars(taken).values()] == [c.dtype for c in vars(instances).values()]
     assert InstanceColumns.from_instances(rows).rows() == rows
+
+
+def test_compiled_take_refuses_rows_out_of_range() -> None:
+    if columns._instances is None:
+        pytest.skip("the compiled pass is not built")
+    instances = build_pass(
+        TokenizedGroup.from_documents([[Segment([5, 6, 7], [True] * 3), Segment([8, 9], [True] * 2)]] * 3),
+        options(),
+        np.random.default_rng(1),
+    )
+    with pytest.raises(ValueError, match="out of range"):
+        instances.take(np.full(len(instances), len(instances), dtype=np.int64))
 
 
 @pytest.mark.parametrize("flag", ["0", "1"])

@@ -7,9 +7,10 @@
  * Python builder's, byte for byte (tests/test_data_golden.py runs both; the Python code stays
  * the specification and the fallback where this module cannot be built).
  *
- * Three functions, each called from albertctl/data/columns.py only: build_pass (below), mask_rows
- * (the loader's dynamic masks: masking.mask_row on many rows, one generator each) and flatten_ids
- * (the tokenizer's id lists as flat columns).
+ * Four functions, each called from albertctl/data/columns.py only: build_pass (below), mask_rows
+ * (the loader's dynamic masks: masking.mask_row on many rows, one generator each), flatten_ids
+ * (the tokenizer's id lists as flat columns) and take_rows (a pass's rows reordered: the shard
+ * shuffle).
  *
  * build_pass (albertctl.data.columns.build_pass is the only caller):
  *
@@ -578,10 +579,83 @@ fail:
     return NULL;
 }
 
+/* take_rows(order, offsets, mask_offsets, input_ids, token_type_ids, token_boundary,
+ *           masked_lm_positions, masked_lm_ids)
+ *   -> (input_ids, offsets, token_type_ids, token_boundary, masked_lm_positions, mask_offsets,
+ *       masked_lm_ids) as bytes: the rows order[0], order[1], ... of a pass's columns
+ *   (InstanceColumns.take; order int64[R], offsets and mask_offsets int64[R+1]). */
+static int check_offsets(const Py_buffer *offsets, Py_ssize_t rows, Py_ssize_t values, const char *name) {
+    const int64_t *off = offsets->buf;
+    if (offsets->len != (rows + 1) * 8 || off[0] != 0 || off[rows] != values) goto bad;
+    for (Py_ssize_t r = 0; r < rows; r++)
+        if (off[r + 1] < off[r]) goto bad;
+    return 0;
+bad:
+    PyErr_Format(PyExc_ValueError, "take_rows: %s do not match the columns", name);
+    return -1;
+}
+
+static void gather(const int64_t *order, Py_ssize_t rows, const int64_t *off, const char *src, size_t item,
+                   char *dst, int64_t *new_off) {
+    int64_t at = 0;
+    if (new_off != NULL) new_off[0] = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int64_t row = order[r], n = off[row + 1] - off[row];
+        memcpy(dst + at * item, src + off[row] * item, (size_t)n * item);
+        at += n;
+        if (new_off != NULL) new_off[r + 1] = at;
+    }
+}
+
+static PyObject *take_rows(PyObject *self, PyObject *args) {
+    Py_buffer order, offsets, moffsets, ids, types, boundary, mpos, mids;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*", &order, &offsets, &moffsets, &ids, &types, &boundary, &mpos,
+                          &mids))
+        return NULL;
+    PyObject *result = NULL;
+    PyObject *out[7] = {NULL};
+    Py_ssize_t rows = order.len / 8, tokens = ids.len / 4, masks = mpos.len / 4;
+    const int64_t *ord = order.buf;
+    if (check_buffer(&order, 8, "order") || check_buffer(&ids, 4, "input_ids") ||
+        check_buffer(&mpos, 4, "masked_lm_positions") || check_offsets(&offsets, rows, tokens, "offsets") ||
+        check_offsets(&moffsets, rows, masks, "mask_offsets"))
+        goto done;
+    if (types.len != tokens || boundary.len != tokens || mids.len != mpos.len) {
+        PyErr_SetString(PyExc_ValueError, "take_rows: the columns differ in length");
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (ord[r] < 0 || ord[r] >= rows) {
+            PyErr_SetString(PyExc_ValueError, "take_rows: order holds a row out of range");
+            goto done;
+        }
+    }
+    Py_ssize_t sizes[7] = {ids.len, (rows + 1) * 8, tokens, tokens, mpos.len, (rows + 1) * 8, mids.len};
+    for (int i = 0; i < 7; i++)
+        if ((out[i] = PyBytes_FromStringAndSize(NULL, sizes[i])) == NULL) goto done;
+    char *o[7];
+    for (int i = 0; i < 7; i++) o[i] = PyBytes_AS_STRING(out[i]);
+    Py_BEGIN_ALLOW_THREADS
+    gather(ord, rows, offsets.buf, ids.buf, 4, o[0], (int64_t *)o[1]);
+    gather(ord, rows, offsets.buf, types.buf, 1, o[2], NULL);
+    gather(ord, rows, offsets.buf, boundary.buf, 1, o[3], NULL);
+    gather(ord, rows, moffsets.buf, mpos.buf, 4, o[4], (int64_t *)o[5]);
+    gather(ord, rows, moffsets.buf, mids.buf, 4, o[6], NULL);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(OOOOOOO)", out[0], out[1], out[2], out[3], out[4], out[5], out[6]);
+done:
+    for (int i = 0; i < 7; i++) Py_XDECREF(out[i]);
+    Py_buffer *views[] = {&order, &offsets, &moffsets, &ids, &types, &boundary, &mpos, &mids};
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++) PyBuffer_Release(views[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build_pass", build_pass, METH_VARARGS, "One make-data pass over a group (see the module source)."},
     {"mask_rows", mask_rows, METH_VARARGS, "masking.mask_row on many rows, one generator each."},
     {"flatten_ids", flatten_ids, METH_O, "A list of id lists as (int32 ids, int64 lengths) bytes."},
+    {"take_rows", take_rows, METH_VARARGS, "A pass's columns with their rows reordered."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -176,6 +176,30 @@ class InstanceColumns:
 
     def take(self, order: np.ndarray) -> InstanceColumns:
         """The rows in ``order`` (a permutation of ``range(len(self))``)."""
+        if backend() == "compiled":
+            order = np.ascontiguousarray(order, dtype=np.int64)
+            columns = [
+                (self.offsets, np.int64),
+                (self.mask_offsets, np.int64),
+                (self.input_ids, np.int32),
+                (self.token_type_ids, np.uint8),
+                (self.token_boundary, np.uint8),
+                (self.masked_lm_positions, np.int32),
+                (self.masked_lm_ids, np.int32),
+            ]
+            ids, offsets, types, boundary, positions, mask_offsets, masked_ids = _instances.take_rows(
+                order, *(np.ascontiguousarray(c, dtype=t) for c, t in columns)
+            )
+            return InstanceColumns(
+                np.frombuffer(ids, dtype=np.int32),
+                np.frombuffer(offsets, dtype=np.int64),
+                np.frombuffer(types, dtype=np.uint8),
+                np.frombuffer(boundary, dtype=np.uint8),
+                np.frombuffer(positions, dtype=np.int32),
+                np.frombuffer(mask_offsets, dtype=np.int64),
+                np.frombuffer(masked_ids, dtype=np.int32),
+                self.sentence_order_label[order],
+            )
         tokens, token_offsets = _gather(self.offsets, order)
         masks, mask_offsets = _gather(self.mask_offsets, order)
         return InstanceColumns(
