@@ -146,6 +146,32 @@ def test_compiled_check_matches_the_python_loop(texts: list[str]) -> None:
         _both_checks(texts, monkeypatch)
 
 
+def test_generated_unicode_ranges_are_this_pythons_scan() -> None:
+    """``_unicode_ranges.py`` is what the BMP scan gives for the Unicode version it names
+    (regenerate: ``python -c "from albertctl.vocab.normalize import unicode_ranges_source as s;
+    open('albertctl/vocab/_unicode_ranges.py', 'w').write(s())"``)."""
+    from albertctl.vocab import _unicode_ranges
+    from albertctl.vocab.normalize import unicode_ranges_source
+
+    if _unicode_ranges.UNIDATA_VERSION != unicodedata.unidata_version:
+        pytest.skip(
+            f"generated for Unicode {_unicode_ranges.UNIDATA_VERSION}, not {unicodedata.unidata_version}"
+        )
+    assert Path(_unicode_ranges.__file__).read_text(encoding="utf-8") == unicode_ranges_source()
+
+
+def test_another_unicode_version_scans_the_bmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    from albertctl.vocab import _unicode_ranges, normalize
+
+    monkeypatch.setattr(_unicode_ranges, "UNIDATA_VERSION", "0.0.0")
+    normalize._bmp_sets.cache_clear()
+    try:
+        assert normalize._bmp_sets() == normalize.scan_bmp()
+        assert normalize._bmp_sets()["lower"][0] == (ord("A"), ord("Z"))
+    finally:
+        normalize._bmp_sets.cache_clear()
+
+
 def _plain_ids(tok: SentencePieceTokenizer, texts: list[str]) -> list[list[int]]:
     """encode_batch before the fast paths: plain normalization, digit-comma fix on every line."""
     normalized = [normalize_text_plain(t, tok.normalization) for t in texts]

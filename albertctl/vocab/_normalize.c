@@ -5,7 +5,7 @@
  *
  *   texts    list[str]
  *   changed  bytes[8192]  bit c (byte c >> 3, bit c & 7) set where some rule changes BMP
- *                         character c on its own (normalize._changed_chars)
+ *                         character c on its own (normalize._changed_ranges)
  *   astral   every astral character counts as changed (whenever some rule changes characters)
  *   inert    bytes[8192]  bit c set for the non-ASCII characters the caller proved inert (BMP only)
  *   lower    lower-case (the ASCII letters of) the output

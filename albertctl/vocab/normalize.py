@@ -15,8 +15,10 @@ one ``bytes.translate`` leaves its digits, controls and non-ASCII characters, se
 character some rule changes (a precompiled class); ``memchr``-first searches for doubled quotes
 and spaces; then it lower-cases the bytes. Where the optional C extension was built
 (``albertctl.vocab._normalize``, see :mod:`albertctl.native`) the same check runs over the whole
-batch in one call. Other lines run only the rules that apply (bytes where it can). :func:`normalize_text_plain` is the rules one by one; tests/test_encode_fast.py
-checks that both give the same text for every input and setting.
+batch in one call. Other lines run only the rules that apply (bytes where it can). The sets of
+characters the rules change come from ``_unicode_ranges.py`` (generated for one Unicode version;
+other versions scan the BMP at start-up). :func:`normalize_text_plain` is the rules one by one;
+tests/test_encode_fast.py checks that both give the same text for every input and setting.
 """
 
 from __future__ import annotations
@@ -73,14 +75,8 @@ class NormalizationConfig:
         return cls(**data)
 
 
-def _char_class(chars: list[str]) -> str:
-    """A regex character class of ``chars`` as ranges (sre matches ranges fast)."""
-    ranges: list[list[int]] = []
-    for code in sorted(ord(c) for c in chars):
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
+def _char_class(ranges: Iterable[tuple[int, int]]) -> str:
+    """A regex character class of code-point ranges (sre matches ranges fast)."""
     parts = (re.escape(chr(lo)) + ("-" + re.escape(chr(hi)) if hi > lo else "") for lo, hi in ranges)
     return "[" + "".join(parts) + "]"
 
@@ -91,8 +87,8 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 @functools.cache
 def _bmp_marks() -> re.Pattern[str]:
     """Combining marks in the BMP (``unicodedata.combining(c) != 0``, the reference's test), as a
-    regex of ranges; built once per process from a scan of the 65,536 BMP code points (~10 ms)."""
-    return re.compile(_char_class([chr(c) for c in range(0x10000) if unicodedata.combining(chr(c))]))
+    regex of ranges (:func:`_bmp_sets`)."""
+    return re.compile(_char_class(_bmp_sets()["combining"]))
 
 
 @functools.cache
@@ -148,8 +144,9 @@ _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 class _Rules:
     """What :func:`normalize_batch` needs for one configuration (built once per process)."""
 
-    changed: frozenset[str]
-    """BMP characters some rule changes on their own (a text holding one takes the rules path)."""
+    changed: tuple[tuple[int, int], ...]
+    """BMP characters some rule changes on their own, as ranges (a text holding one takes the
+    rules path)."""
     changed_bitmap: bytes
     """The same as a bitmap (bit ``c & 7`` of byte ``c >> 3``), for the compiled check."""
     quotes: bool
@@ -158,53 +155,106 @@ class _Rules:
     """Check for doubled and end spaces (``remove_space``, unless SentencePiece does it)."""
 
 
-def _changed_chars(config: NormalizationConfig) -> frozenset[str]:
-    """The BMP characters a rule changes on their own: whitespace but " " (collapsed), combining
-    marks and characters NFKD changes (accent stripping), characters ``str.lower`` changes (as the
-    fast path lower-cases bytes, ASCII only). Astral characters all count as changed where any
-    does (rare; the plain path is exact for them). A text of other characters only is left
-    unchanged by every rule but the doubled-character and end-space ones, which
-    :func:`normalize_batch` checks on its own. A scan of the BMP, ~30 ms once per process and setting."""
+def scan_bmp() -> dict[str, list[tuple[int, int]]]:
+    """The four sets of BMP characters the rules change on their own, as code-point ranges:
+    ``space`` (whitespace but " ", which ``remove_space`` collapses), ``combining`` (marks) and
+    ``nfkd`` (characters NFKD changes) for accent stripping, ``lower`` (characters ``str.lower``
+    changes). A scan of the BMP with this Python's ``unicodedata`` (~30 ms);
+    ``albertctl/vocab/_unicode_ranges.py`` holds its result for one Unicode version."""
     bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
-    chars: set[str] = set()
-    if config.remove_space:
-        chars.update(c for c in bmp if c.isspace() and c != " ")
-    if not config.keep_accents:
-        chars.update(c for c in bmp if unicodedata.combining(c))
-        decomposed = map(unicodedata.normalize, ["NFKD"] * len(bmp), bmp)
-        chars.update(c for c, d in zip(bmp, decomposed, strict=True) if c != d)
-    if config.lower:
-        chars.update(c for c in bmp if c.lower() != c)
-    return frozenset(chars)
+    decomposed = map(unicodedata.normalize, ["NFKD"] * len(bmp), bmp)
+    sets = {
+        "space": [c for c in bmp if c.isspace() and c != " "],
+        "combining": [c for c in bmp if unicodedata.combining(c)],
+        "nfkd": [c for c, d in zip(bmp, decomposed, strict=True) if c != d],
+        "lower": [c for c in bmp if c.lower() != c],
+    }
+    return {name: _merged((ord(c), ord(c)) for c in chars) for name, chars in sets.items()}
 
 
-def _bitmap(chars: Iterable[str]) -> bytes:
-    """A bitmap of BMP characters: bit ``c & 7`` of byte ``c >> 3`` set for each character ``c``."""
-    bits = bytearray(0x10000 // 8)
-    for char in chars:
-        code = ord(char)
-        bits[code >> 3] |= 1 << (code & 7)
-    return bytes(bits)
+def _merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Inclusive ``(first, last)`` code-point ranges, sorted, with overlapping and adjacent ones joined."""
+    runs: list[list[int]] = []
+    for first, last in sorted(ranges):
+        if runs and runs[-1][1] >= first - 1:
+            runs[-1][1] = max(runs[-1][1], last)
+        else:
+            runs.append([first, last])
+    return [(first, last) for first, last in runs]
+
+
+def unicode_ranges_source() -> str:
+    """The text of ``albertctl/vocab/_unicode_ranges.py``: :func:`scan_bmp` for this Python's
+    Unicode version (tests/test_encode_fast.py checks the file is this)."""
+    lines = [
+        '"""Generated by albertctl.vocab.normalize.unicode_ranges_source(); do not edit.',
+        "",
+        "The BMP code-point ranges of normalize.scan_bmp() for one Unicode version: read at start-up",
+        "instead of scanning the BMP (~30 ms per process) when the running Python has that version.",
+        '"""',
+        "",
+        f'UNIDATA_VERSION = "{unicodedata.unidata_version}"',
+        "RANGES = {",
+    ]
+    for name, ranges in scan_bmp().items():
+        lines.append(f'    "{name}": (')
+        lines.extend(f"        {tuple(r)!r}," for r in ranges)
+        lines.append("    ),")
+    return "\n".join([*lines, "}", ""])
+
+
+@functools.cache
+def _bmp_sets() -> dict[str, list[tuple[int, int]]]:
+    """:func:`scan_bmp`, read from the generated ranges when they are for this Python's Unicode."""
+    from albertctl.vocab import _unicode_ranges
+
+    if _unicode_ranges.UNIDATA_VERSION == unicodedata.unidata_version:
+        return {name: list(ranges) for name, ranges in _unicode_ranges.RANGES.items()}
+    return scan_bmp()
+
+
+def _changed_ranges(config: NormalizationConfig) -> tuple[tuple[int, int], ...]:
+    """The BMP characters a rule changes on their own under ``config``: whitespace but " "
+    (collapsed), combining marks and characters NFKD changes (accent stripping), characters
+    ``str.lower`` changes (as the fast path lower-cases bytes, ASCII only). Astral characters all
+    count as changed where any does (rare; the plain path is exact for them). A text of other
+    characters only is left unchanged by every rule but the doubled-character and end-space ones,
+    which :func:`normalize_batch` checks on its own."""
+    sets = _bmp_sets()
+    names = [
+        *(["space"] if config.remove_space else []),
+        *(["combining", "nfkd"] if not config.keep_accents else []),
+        *(["lower"] if config.lower else []),
+    ]
+    return tuple(_merged(run for name in names for run in sets[name]))
+
+
+def _bitmap(ranges: Iterable[tuple[int, int]]) -> bytes:
+    """A bitmap of BMP code-point ranges: bit ``c & 7`` of byte ``c >> 3`` set for each ``c``."""
+    bits = 0
+    for first, last in ranges:
+        bits |= ((1 << (last - first + 1)) - 1) << first
+    return bits.to_bytes(0x10000 // 8, "little")
 
 
 @functools.cache
 def _rules(config: NormalizationConfig, spm_collapses_spaces: bool) -> _Rules:
-    chars = _changed_chars(config)
+    changed = _changed_ranges(config)
     spaces = config.remove_space and not spm_collapses_spaces
-    return _Rules(chars, _bitmap(chars), config.map_quotes, spaces)
+    return _Rules(changed, _bitmap(changed), config.map_quotes, spaces)
 
 
 @functools.cache
-def _changed_pattern(chars: frozenset[str]) -> re.Pattern[str] | None:
-    """``chars`` and every astral character as one regex class (None: no character changes)."""
-    return re.compile(_char_class(sorted(chars))[:-1] + "\U00010000-\U0010ffff]") if chars else None
+def _changed_pattern(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str] | None:
+    """``ranges`` and every astral character as one regex class (None: no character changes)."""
+    return re.compile(_char_class([*ranges, (0x10000, 0x10FFFF)])) if ranges else None
 
 
 @functools.lru_cache(maxsize=16)
 def _inert_bitmap(inert: str) -> bytes | None:
     """The bitmap of ``inert`` for the compiled check (None: it holds astral characters, which
     that check does not take)."""
-    return None if any(ord(c) > 0xFFFF for c in inert) else _bitmap(inert)
+    return None if any(ord(c) > 0xFFFF for c in inert) else _bitmap((ord(c), ord(c)) for c in inert)
 
 
 def _stripped(char: str) -> str:
