@@ -13,7 +13,11 @@ import os
 
 PURE_PYTHON_ENV = "ALBERTCTL_PURE_PYTHON"
 
+PURE_PYTHON = os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0")
+"""``ALBERTCTL_PURE_PYTHON`` as this process started (worker processes read it too); read once,
+as the tokenizer asks for every text (an environment lookup costs as much as a short check)."""
+
 
 def compiled_allowed() -> bool:
-    """Whether the compiled parts may run now (``ALBERTCTL_PURE_PYTHON`` unset, empty or 0)."""
-    return os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
+    """Whether the compiled parts may run (``ALBERTCTL_PURE_PYTHON`` unset, empty or 0)."""
+    return not PURE_PYTHON

@@ -6,6 +6,7 @@ in the same state (so the shard shuffle after the pass, and every later pass, ag
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -35,7 +36,7 @@ def both(group: TokenizedGroup, opts: InstanceOptions, seed: int, monkeypatch) -
     """(python columns, python next draw, compiled columns, compiled next draw)."""
     results = []
     for flag in ("1", "0"):
-        monkeypatch.setenv(native.PURE_PYTHON_ENV, flag)
+        monkeypatch.setattr(native, "PURE_PYTHON", flag == "1")
         rng = np.random.default_rng(seed)
         results += [build_pass(group, opts, rng), rng.integers(0, 2**62)]
     return tuple(results)
@@ -58,11 +59,20 @@ def test_the_install_built_the_compiled_pass_where_a_compiler_is() -> None:
     assert columns.backend() in ("compiled", "python")  # python only when ALBERTCTL_PURE_PYTHON says so
 
 
-def test_the_environment_variable_selects_the_python_pass(monkeypatch) -> None:
-    monkeypatch.setenv(native.PURE_PYTHON_ENV, "1")
-    assert columns.backend() == "python"
-    monkeypatch.setenv(native.PURE_PYTHON_ENV, "0")
-    assert columns.backend() == ("python" if columns._instances is None else "compiled")
+@pytest.mark.parametrize(("value", "python"), [("1", True), ("0", False), ("", False)])
+def test_the_environment_variable_selects_the_python_pass(value: str, python: bool) -> None:
+    """ALBERTCTL_PURE_PYTHON, as a process starts, picks the pass and the normalizer's check."""
+    import subprocess
+
+    probe = (
+        "from albertctl.data import columns\n"
+        "from albertctl.vocab import normalize\n"
+        "print(columns.backend(), normalize._compiled is not None and normalize.compiled_allowed())\n"
+    )
+    env = {**os.environ, native.PURE_PYTHON_ENV: value}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    built = columns._instances is not None
+    assert out.stdout.split() == ["python" if python or not built else "compiled", str(not python and built)]
 
 
 documents_strategy = st.lists(
@@ -143,7 +153,7 @@ def test_groups_drop_empty_segments_and_documents() -> None:
 
 @pytest.mark.parametrize("flag", ["0", "1"])
 def test_take_reorders_whole_rows(flag: str, monkeypatch) -> None:
-    monkeypatch.setenv(native.PURE_PYTHON_ENV, flag)
+    monkeypatch.setattr(native, "PURE_PYTHON", flag == "1")
     group = TokenizedGroup.from_documents(
         [[Segment(list(range(5, 5 + n)), [True] * n) for n in (3, 9, 4, 12)] for _ in range(5)]
     )
@@ -170,7 +180,7 @@ def test_compiled_take_refuses_rows_out_of_range() -> None:
 
 @pytest.mark.parametrize("flag", ["0", "1"])
 def test_flatten_ids_gives_flat_ids_and_lengths(flag: str, monkeypatch) -> None:
-    monkeypatch.setenv(native.PURE_PYTHON_ENV, flag)
+    monkeypatch.setattr(native, "PURE_PYTHON", flag == "1")
     ids, lengths = columns.flatten_ids([[5, 2**31 - 1], [], [0, 7, 9]])
     assert ids.dtype == np.int32 and ids.tolist() == [5, 2**31 - 1, 0, 7, 9]
     assert lengths.dtype == np.int64 and lengths.tolist() == [2, 0, 3]

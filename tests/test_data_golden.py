@@ -108,7 +108,7 @@ def test_instances_match_the_recorded_digests(case: str, backend: str, monkeypat
     """The Python builder document by document, the whole pass in Python, and compiled."""
     if backend == "compiled" and columns._instances is None:
         pytest.skip("the compiled pass is not built (no C compiler at install)")
-    monkeypatch.setenv(native.PURE_PYTHON_ENV, "1" if backend == "python" else "0")
+    monkeypatch.setattr(native, "PURE_PYTHON", backend == "python")
     changes, expected = CASES[case]
     options = InstanceOptions(**{**BASE, **changes})
     assert digest(instances(options, seed=11, backend=backend)) == expected

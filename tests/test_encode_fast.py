@@ -127,9 +127,9 @@ def _both_checks(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     if normalize._compiled is None:
         pytest.skip("the normalizer's compiled check is not built (no C compiler at install)")
     for config, collapses, inert in itertools.product(CONFIGS, (False, True), ("", _INERT_CHARS)):
-        monkeypatch.setenv(native.PURE_PYTHON_ENV, "0")
+        monkeypatch.setattr(native, "PURE_PYTHON", False)
         compiled = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
-        monkeypatch.setenv(native.PURE_PYTHON_ENV, "1")
+        monkeypatch.setattr(native, "PURE_PYTHON", True)
         python = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
         assert compiled == python, (config, collapses, inert)
         assert [type(v) for v in compiled[0]] == [type(v) for v in python[0]]

@@ -153,6 +153,9 @@ class _Rules:
     """Check for doubled quotes (``map_quotes``)."""
     spaces: bool
     """Check for doubled and end spaces (``remove_space``, unless SentencePiece does it)."""
+    inert_bitmap: bytes | None
+    """The caller's inert characters as a bitmap (None: some is astral; the compiled check then
+    steps aside)."""
 
 
 def scan_bmp() -> dict[str, list[tuple[int, int]]]:
@@ -237,24 +240,18 @@ def _bitmap(ranges: Iterable[tuple[int, int]]) -> bytes:
     return bits.to_bytes(0x10000 // 8, "little")
 
 
-@functools.cache
-def _rules(config: NormalizationConfig, spm_collapses_spaces: bool) -> _Rules:
+@functools.lru_cache(maxsize=64)
+def _rules(config: NormalizationConfig, spm_collapses_spaces: bool, inert: str = "") -> _Rules:
     changed = _changed_ranges(config)
     spaces = config.remove_space and not spm_collapses_spaces
-    return _Rules(changed, _bitmap(changed), config.map_quotes, spaces)
+    inert_bitmap = None if any(ord(c) > 0xFFFF for c in inert) else _bitmap((ord(c), ord(c)) for c in inert)
+    return _Rules(changed, _bitmap(changed), config.map_quotes, spaces, inert_bitmap)
 
 
 @functools.cache
 def _changed_pattern(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str] | None:
     """``ranges`` and every astral character as one regex class (None: no character changes)."""
     return re.compile(_char_class([*ranges, (0x10000, 0x10FFFF)])) if ranges else None
-
-
-@functools.lru_cache(maxsize=16)
-def _inert_bitmap(inert: str) -> bytes | None:
-    """The bitmap of ``inert`` for the compiled check (None: it holds astral characters, which
-    that check does not take)."""
-    return None if any(ord(c) > 0xFFFF for c in inert) else _bitmap((ord(c), ord(c)) for c in inert)
 
 
 def _stripped(char: str) -> str:
@@ -340,14 +337,13 @@ def normalize_batch(
     characters of ``inert`` only, without digits: it has no piece ending in digit + ``,`` when
     SentencePiece's normalizer leaves those as they are.
     """
-    rules = _rules(config, spm_collapses_spaces)
+    rules = _rules(config, spm_collapses_spaces, inert)
     quotes, spaces, lower = rules.quotes, rules.spaces, config.lower
-    inert_bits = _inert_bitmap(inert)
-    if _compiled is not None and inert_bits is not None and compiled_allowed():
+    if _compiled is not None and rules.inert_bitmap is not None and compiled_allowed():
         # The same check as the loop below, in C; the texts it cannot prove go the rules path.
         texts = texts if isinstance(texts, list) else list(texts)
         out, flagged, holes = _compiled.check_batch(
-            texts, rules.changed_bitmap, bool(rules.changed), inert_bits, lower, quotes, spaces
+            texts, rules.changed_bitmap, bool(rules.changed), rules.inert_bitmap, lower, quotes, spaces
         )
         for index in holes:
             out[index], flag = _rules_path(texts[index], None, config, inert)

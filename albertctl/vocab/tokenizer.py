@@ -186,8 +186,13 @@ class SentencePieceTokenizer(Tokenizer):
         return fixed
 
     def encode(self, text: str) -> list[int]:
-        """Ids of one text, without special tokens."""
-        return self._fix_digit_comma(self._sp.EncodeAsIds(self.normalize(text)))
+        """Ids of one text, without special tokens (:meth:`encode_batch`'s fast paths, one text)."""
+        keeps_ascii, collapses_spaces, inert = self._normalizer_facts_of_model()
+        (normalized,), flagged = normalize_batch(
+            [text], self.normalization, spm_collapses_spaces=collapses_spaces, inert=inert
+        )
+        ids: list[int] = self._sp.EncodeAsIds(normalized)
+        return self._fix_digit_comma(ids) if flagged or not keeps_ascii else ids
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
         """Ids of many texts (exactly :meth:`encode`'s), by SentencePiece's threaded batch encoder.
