@@ -120,19 +120,39 @@ def test_normalize_batch_matches_the_reference_on_any_unicode(texts: list[str]) 
 
 
 def _both_checks(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compiled check and the Python loop give the same values (bytes or str) and flags."""
+    """The compiled check and the Python loop give the same values (bytes or str) and flags, the
+    first time (holes: the rules path) and once the compiled check has learnt their characters."""
     from albertctl import native
     from albertctl.vocab import normalize
 
     if normalize._compiled is None:
         pytest.skip("the normalizer's compiled check is not built (no C compiler at install)")
     for config, collapses, inert in itertools.product(CONFIGS, (False, True), ("", _INERT_CHARS)):
-        monkeypatch.setattr(native, "PURE_PYTHON", False)
-        compiled = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
         monkeypatch.setattr(native, "PURE_PYTHON", True)
         python = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
-        assert compiled == python, (config, collapses, inert)
-        assert [type(v) for v in compiled[0]] == [type(v) for v in python[0]]
+        monkeypatch.setattr(native, "PURE_PYTHON", False)
+        for _ in range(2):
+            compiled = normalize_batch(texts, config, spm_collapses_spaces=collapses, inert=inert)
+            assert compiled == python, (config, collapses, inert)
+            assert [type(v) for v in compiled[0]] == [type(v) for v in python[0]]
+
+
+def test_compiled_check_learns_the_characters_of_its_holes() -> None:
+    """Accents and doubled quotes go the rules path once; then the compiled check maps them
+    itself. A case only ``str.lower`` changes (final sigma) stays with the rules path."""
+    from albertctl.vocab import normalize
+
+    if normalize._compiled is None:
+        pytest.skip("the normalizer's compiled check is not built (no C compiler at install)")
+    config = NormalizationConfig()
+    texts = ["Café ``naïve´´ façade", "ΣΑΣ stays", "1½ and ①"]
+    first = normalize_batch(texts, config)
+    rules = normalize._rules(config, False, "")
+    args = (rules.changed_bitmap, True, rules.inert_bitmap, rules.strips, True, True, True, True)
+    out, flagged, holes = normalize._compiled.check_batch(texts, *args)
+    assert holes == [1] and flagged == [2]
+    assert out[0] == b'cafe "naive   facade' and out[2] == "11\u20442 and 1".encode()
+    assert normalize_batch(texts, config) == first
 
 
 def test_compiled_check_matches_the_python_loop_on_tricky_text(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,14 +28,15 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import albertctl.vocab._unicode_ranges as _unicode_ranges
 from albertctl.errors import AlbertctlError
 from albertctl.native import compiled_allowed
 
 try:  # built by setup.py when a C compiler is at hand (albertctl.native)
-    from albertctl.vocab import _normalize as _compiled
+    import albertctl.vocab._normalize as _compiled
 except ImportError:  # pragma: no cover - depends on the install
     _compiled = None
 
@@ -156,6 +157,12 @@ class _Rules:
     inert_bitmap: bytes | None
     """The caller's inert characters as a bitmap (None: some is astral; the compiled check then
     steps aside)."""
+    strips: dict[int, tuple[bytes, int] | None] = field(default_factory=dict, compare=False)
+    """For the compiled check, learnt from the texts it leaves to the rules path: each changed
+    BMP character met there, mapped to what accent stripping makes of it (UTF-8) and flags
+    (``_DIGIT``, ``_OTHER``: it holds a digit or control, a non-ASCII character not inert), or to
+    None where the compiled check cannot take it (a space to collapse, a case only ``str.lower``
+    changes). Filled as texts come, so only the characters a corpus holds are computed."""
 
 
 def scan_bmp() -> dict[str, list[tuple[int, int]]]:
@@ -209,8 +216,6 @@ def unicode_ranges_source() -> str:
 @functools.cache
 def _bmp_sets() -> dict[str, list[tuple[int, int]]]:
     """:func:`scan_bmp`, read from the generated ranges when they are for this Python's Unicode."""
-    from albertctl.vocab import _unicode_ranges
-
     if _unicode_ranges.UNIDATA_VERSION == unicodedata.unidata_version:
         return {name: list(ranges) for name, ranges in _unicode_ranges.RANGES.items()}
     return scan_bmp()
@@ -343,12 +348,21 @@ def normalize_batch(
         # The same check as the loop below, in C; the texts it cannot prove go the rules path.
         texts = texts if isinstance(texts, list) else list(texts)
         out, flagged, holes = _compiled.check_batch(
-            texts, rules.changed_bitmap, bool(rules.changed), rules.inert_bitmap, lower, quotes, spaces
+            texts,
+            rules.changed_bitmap,
+            bool(rules.changed),
+            rules.inert_bitmap,
+            rules.strips,
+            lower,
+            quotes,
+            spaces,
+            config.remove_space,
         )
         for index in holes:
             out[index], flag = _rules_path(texts[index], None, config, inert)
             if flag:
                 flagged.append(index)
+            _learn_strips(rules, config, inert, texts[index])
         if holes:
             flagged.sort()
         return out, flagged
@@ -378,6 +392,43 @@ def normalize_batch(
         if flag:
             flagged.append(index)
     return out, flagged
+
+
+_DIGIT, _OTHER = 1, 2  # the flags of a strip entry (albertctl/vocab/_normalize.c)
+
+
+def _learn_strips(rules: _Rules, config: NormalizationConfig, inert: str, text: str) -> None:
+    """Add to ``rules.strips`` the changed BMP characters of ``text`` it does not know yet.
+
+    A character gets an entry where, once spaces need no collapsing, the rules change it as a
+    map of single characters: accent stripping (NFKD, combining marks dropped) of a character
+    that is no whitespace to collapse, into characters whose case only ASCII lower-casing
+    changes. Every other changed character maps to None: a text holding it stays a hole.
+    """
+    changed, strips = rules.changed_bitmap, rules.strips
+    for char in set(text):
+        code = ord(char)
+        if code < 0x80 or code > 0xFFFF or 0xD800 <= code <= 0xDFFF or code in strips:
+            continue
+        if not (changed[code >> 3] >> (code & 7)) & 1:
+            continue
+        stripped = _stripped(char)
+        if (
+            config.keep_accents
+            or stripped == char
+            or (config.remove_space and char.isspace())
+            or (config.lower and any(not c.isascii() and c.lower() != c for c in stripped))
+        ):
+            strips[code] = None
+            continue
+        flags = (
+            _DIGIT
+            if any(c.isdigit() and c.isascii() or ord(c) < 0x20 or c == "\x7f" for c in stripped)
+            else 0
+        )
+        if any(not c.isascii() and c not in inert for c in stripped):
+            flags |= _OTHER
+        strips[code] = (stripped.encode(), flags)
 
 
 def _reads_other(rest: bytes, others: str, inert: str) -> bool:
