@@ -15,15 +15,18 @@ import torch
 
 from albertctl.data.build import MakeDataConfig, build_pretraining_data
 from albertctl.data.loader import (
+    BOUNDARY,
     PretrainingLoader,
     ShardSet,
     draw_masks,
+    draw_rows,
     iter_eval_batches,
     read_data_info,
     resolve_masking,
 )
 from albertctl.data.masking import mask_row
 from albertctl.data.shards import read_shard
+from albertctl.data.sop import swap_pair
 from albertctl.errors import AlbertctlError
 from albertctl.model.checkpoint import load_checkpoint
 from albertctl.train.checkpoint import list_checkpoints
@@ -164,6 +167,73 @@ def test_held_out_masks_are_fixed_and_static_on_unmasked_data_is_refused(unmaske
         resolve_masking("static", info)
 
 
+def test_swap_pair_trades_the_segments_and_keeps_each_pieces_boundary() -> None:
+    ids = np.array([2, 10, 11, 3, 20, 21, 22, 3])  # [CLS] A [SEP] B [SEP]
+    types = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    boundary = np.array([1, 1, 0, 1, 1, 0, 1, 1])
+    swapped = swap_pair(ids, types, boundary)
+    assert swapped is not None
+    assert swapped[0].tolist() == [2, 20, 21, 22, 3, 10, 11, 3]
+    assert swapped[1].tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert swapped[2].tolist() == [1, 1, 0, 1, 1, 1, 0, 1]
+    back = swap_pair(*swapped)
+    assert back is not None and all((x == y).all() for x, y in zip(back, (ids, types, boundary), strict=True))
+    assert swap_pair(np.array([2, 10, 3]), np.zeros(3, dtype=int), np.ones(3, dtype=int)) is None
+
+
+def test_dynamic_sop_order_redraws_each_rows_order_per_epoch(unmasked: Path) -> None:
+    """Half the two-segment rows trade segments (label flipped), per epoch, deterministically;
+    the masks are drawn on the row as reordered, from the same generator."""
+    loader = _loader(unmasked, sop_order="dynamic")
+    shards, spec = loader.shards, loader.dynamic_masking
+    assert spec is not None
+    rows = list(range(min(300, shards.num_rows)))
+    draws = [draw_rows(shards, rows, [(3, e, r) for r in rows], spec, redraw_order=True) for e in (0, 1, 0)]
+    (masks, orders), (_, orders_1), (masks_again, orders_again) = draws
+    assert orders is not None and orders_1 is not None and orders_again is not None
+    assert [m.input_ids for m in masks] == [m.input_ids for m in masks_again]
+    assert [o.sentence_order_label for o in orders] == [o.sentence_order_label for o in orders_again]
+    flipped, two_segments, changed = 0, 0, 0
+    for row, mask, order, order_1 in zip(rows, masks, orders, orders_1, strict=True):
+        piece, i = shards.locate(row)
+        stored = (piece.row("input_ids", i), piece.row("token_type_ids", i), piece.row(BOUNDARY, i))
+        ids = np.asarray(mask.input_ids)
+        ids[mask.masked_lm_positions] = mask.masked_lm_ids  # the row before its masks
+        swapped = swap_pair(*stored)
+        if swapped is None:
+            assert order.sentence_order_label == int(piece.sop[i]) and (ids == stored[0]).all()
+            continue
+        two_segments += 1
+        flip = order.sentence_order_label != int(piece.sop[i])
+        flipped += flip
+        changed += order.sentence_order_label != order_1.sentence_order_label
+        expected = swapped if flip else stored
+        assert (ids == expected[0]).all() and (order.token_type_ids == expected[1]).all()
+    assert two_segments > 100
+    assert 0.35 < flipped / two_segments < 0.65
+    assert 0.3 < changed / two_segments < 0.7  # epoch 1 draws its own order
+    batch = loader.build_step(0).micro_batches[0]
+    indices, epochs = loader._global_rows(0)
+    _, step_orders = draw_rows(
+        shards,
+        indices.tolist(),
+        [(3, int(e), int(r)) for e, r in zip(epochs, indices, strict=True)],
+        spec,
+        redraw_order=True,
+    )
+    assert step_orders is not None
+    assert batch["sentence_order_label"].tolist() == [o.sentence_order_label for o in step_orders]
+
+
+def test_dynamic_sop_order_needs_dynamic_masks_and_is_kept_on_resume(static: Path, unmasked: Path) -> None:
+    with pytest.raises(AlbertctlError, match="needs dynamic masks"):
+        PretrainingLoader(ShardSet(read_data_info(static).shards), global_batch_size=8, sop_order="dynamic")
+    state = _loader(unmasked, sop_order="dynamic").state_dict()
+    with pytest.raises(AlbertctlError, match="--sop-order dynamic"):
+        _loader(unmasked).load_state_dict(state)
+    _loader(unmasked, sop_order="dynamic").load_state_dict(state)
+
+
 def _config(data: Path, out: Path, **overrides: object) -> PretrainConfig:
     values: dict[str, object] = dict(
         data=(data,), out=out, model="debug", batch_size=4, max_steps=40, warmup_steps=4, lr=5e-3,
@@ -179,13 +249,14 @@ def _curves(run: Path) -> list[dict]:
 
 
 def test_sigkill_then_resume_in_dynamic_mode_equals_uninterrupted(unmasked: Path, tmp_path: Path) -> None:
-    pretrain(_config(unmasked, tmp_path / "straight"))
+    """Dynamic masks and sentence order: a killed run resumed equals one never killed."""
+    pretrain(_config(unmasked, tmp_path / "straight", sop_order="dynamic"))
     args = [
         sys.executable, "-m", "albertctl", "pretrain", "--data", str(unmasked),
         "--out", str(tmp_path / "killed"),
         "--model", "debug", "--batch-size", "4", "--max-steps", "40", "--warmup-steps", "4", "--lr", "5e-3",
         "--log-every", "2", "--save-every", "5", "--eval-every", "0", "--threads", "1", "--precision", "fp32",
-        "--masking", "dynamic", "--no-tensorboard",
+        "--masking", "dynamic", "--sop-order", "dynamic", "--no-tensorboard",
     ]  # fmt: skip
     proc = subprocess.Popen(
         args, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -200,7 +271,7 @@ def test_sigkill_then_resume_in_dynamic_mode_equals_uninterrupted(unmasked: Path
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run ended before the kill"
     assert list_checkpoints(tmp_path / "killed")[-1][0] < 40
-    pretrain(_config(unmasked, tmp_path / "killed", resume=True))  # auto: dynamic, as saved
+    pretrain(_config(unmasked, tmp_path / "killed", resume=True, sop_order="dynamic"))  # auto: dynamic
     assert _curves(tmp_path / "killed") == _curves(tmp_path / "straight")
     a, b = load_checkpoint(tmp_path / "killed").model, load_checkpoint(tmp_path / "straight").model
     for (key, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):

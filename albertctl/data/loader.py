@@ -32,6 +32,7 @@ import torch
 
 from albertctl.data.columns import mask_rows
 from albertctl.data.masking import MaskedSequence, MaskingSpec
+from albertctl.data.sop import swap_pair
 from albertctl.errors import AlbertctlError
 from albertctl.fsutil import plain_file_name, read_json
 
@@ -229,6 +230,16 @@ EVAL_MASK_SEED = 0xE7A1
 the same masks in every evaluation and every run, whatever its seed."""
 
 
+@dataclass(frozen=True)
+class RedrawnOrder:
+    """A row's sentence order drawn in the loader (``--sop-order dynamic``)."""
+
+    token_type_ids: np.ndarray
+    """(n,) the segment ids of the row as it is now ordered."""
+    sentence_order_label: int
+    """1 where the row now holds its segments swapped."""
+
+
 def draw_masks(
     shards: ShardSet, rows: Sequence[int], seeds: Sequence[Sequence[int]], spec: MaskingSpec
 ) -> list[MaskedSequence]:
@@ -239,8 +250,24 @@ def draw_masks(
     Rows that carry make-data's masks (static data) get their original ids back first, so any
     make-data output can be trained with dynamic masks.
     """
-    ids, boundaries = [], []
-    for row in rows:
+    return draw_rows(shards, rows, seeds, spec)[0]
+
+
+def draw_rows(
+    shards: ShardSet,
+    rows: Sequence[int],
+    seeds: Sequence[Sequence[int]],
+    spec: MaskingSpec,
+    *,
+    redraw_order: bool = False,
+) -> tuple[list[MaskedSequence], list[RedrawnOrder] | None]:
+    """:func:`draw_masks`, and with ``redraw_order`` the sentence order of each row drawn first
+    from the same generator: with probability 0.5 its two segments trade places (and its label
+    flips), as make-data draws it (:func:`~albertctl.data.sop.make_sop_pair`), before the masks.
+    One draw per row either way; a row without a second segment keeps its order."""
+    ids, boundaries, orders = [], [], []
+    generators = [np.random.default_rng(list(seed)) for seed in seeds]
+    for row, rng in zip(rows, generators, strict=True):
         piece, i = shards.locate(int(row))
         if BOUNDARY not in piece.offsets:
             raise AlbertctlError(
@@ -251,9 +278,16 @@ def draw_masks(
         positions = piece.row("masked_lm_positions", i)
         if len(positions):
             row_ids[positions] = piece.row("masked_lm_ids", i)  # undo the static masks
+        boundary = piece.row(BOUNDARY, i)
+        if redraw_order:
+            types, label = piece.row("token_type_ids", i), int(piece.sop[i])
+            swapped = swap_pair(row_ids, types, boundary) if rng.random() < 0.5 else None
+            if swapped is not None:
+                (row_ids, types, boundary), label = swapped, 1 - label
+            orders.append(RedrawnOrder(types, label))
         ids.append(row_ids)
-        boundaries.append(piece.row(BOUNDARY, i))
-    return mask_rows(ids, boundaries, spec, [np.random.default_rng(list(seed)) for seed in seeds])
+        boundaries.append(boundary)
+    return mask_rows(ids, boundaries, spec, generators), orders if redraw_order else None
 
 
 def collate(
@@ -262,6 +296,7 @@ def collate(
     *,
     pad_to_multiple_of: int = 1,
     masks: Sequence[MaskedSequence] | None = None,
+    orders: Sequence[RedrawnOrder] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Rows ``indices`` -> padded tensors for ``AlbertForPreTraining`` and ``pretraining_loss``.
 
@@ -269,7 +304,8 @@ def collate(
     masked_lm_positions, masked_lm_ids: (B, P) int64 and masked_lm_weights (B, P) float32,
     P = most masked positions in the batch (at least 1; padding has weight 0);
     sentence_order_label: (B,) int64. With ``masks`` (one per row, from :func:`draw_masks`) the
-    ids and labels are those masks' instead of the ones stored in the shards.
+    ids and labels are those masks' instead of the ones stored in the shards; with ``orders``
+    (from :func:`draw_rows`) the segment ids and sentence-order labels are those too.
     """
     located = [shards.locate(int(i)) for i in indices]
     batch = len(located)
@@ -294,13 +330,13 @@ def collate(
     for b, ((piece, i), (ids, pos, labels)) in enumerate(zip(located, rows, strict=True)):
         n = len(ids)
         input_ids[b, :n] = ids
-        token_type_ids[b, :n] = piece.row("token_type_ids", i)
+        token_type_ids[b, :n] = piece.row("token_type_ids", i) if orders is None else orders[b].token_type_ids
         input_mask[b, :n] = 1
         k = len(pos)
         positions[b, :k] = pos
         lm_ids[b, :k] = labels
         weights[b, :k] = 1.0
-        sop[b] = piece.sop[i]
+        sop[b] = piece.sop[i] if orders is None else orders[b].sentence_order_label
     limit = shards.vocab_size
     if limit is not None and max(int(input_ids.max()), int(lm_ids.max())) >= limit:
         b = int(np.flatnonzero((input_ids >= limit).any(1) | (lm_ids >= limit).any(1))[0])
@@ -359,7 +395,15 @@ class PretrainingLoader:
         pad_to_multiple_of: int = 8,
         prefetch: bool = True,
         dynamic_masking: MaskingSpec | None = None,
+        sop_order: str = "static",
     ) -> None:
+        if sop_order not in SOP_ORDERS:
+            raise AlbertctlError(f"sop order must be one of {', '.join(SOP_ORDERS)}, got {sop_order!r}")
+        if sop_order == "dynamic" and dynamic_masking is None:
+            raise AlbertctlError(
+                "--sop-order dynamic re-orders rows before masking them, so it needs dynamic masks",
+                hint="add --masking dynamic (or use make-data --masking none data with --masking auto)",
+            )
         per_micro = global_batch_size // max(1, grad_accum * world_size)
         if global_batch_size < 1 or per_micro * grad_accum * world_size != global_batch_size:
             raise AlbertctlError(
@@ -378,6 +422,8 @@ class PretrainingLoader:
         self.prefetch = prefetch
         self.dynamic_masking = dynamic_masking
         """Draw fresh masks per row and epoch with these settings (None: the shards' masks)."""
+        self.sop_order = sop_order
+        """``dynamic``: draw each row's sentence order per epoch too (before its masks)."""
         self.next_step = 0
         self._perm_cache: dict[int, np.ndarray] = {}
         self._worker: _Prefetcher | None = None
@@ -418,9 +464,13 @@ class PretrainingLoader:
         shape = (self.grad_accum, self.world_size, self.micro_batch_size)
         grid = indices.reshape(shape)
         masks: list[MaskedSequence] | None = None
+        orders: list[RedrawnOrder] | None = None
         if self.dynamic_masking is not None:
             seeds = [(self.seed, int(e), int(r)) for e, r in zip(epochs, indices, strict=True)]
-            masks = draw_masks(self.shards, indices.tolist(), seeds, self.dynamic_masking)
+            redraw = self.sop_order == "dynamic"
+            masks, orders = draw_rows(
+                self.shards, indices.tolist(), seeds, self.dynamic_masking, redraw_order=redraw
+            )
             where = np.arange(len(indices)).reshape(shape)
             num_masked = sum(len(m.masked_lm_positions) for m in masks)
         else:
@@ -431,6 +481,7 @@ class PretrainingLoader:
                 grid[a, self.rank],
                 pad_to_multiple_of=self.pad_to_multiple_of,
                 masks=None if masks is None else [masks[j] for j in where[a, self.rank]],
+                orders=None if orders is None else [orders[j] for j in where[a, self.rank]],
             )
             for a in range(self.grad_accum)
         ]
@@ -471,6 +522,7 @@ class PretrainingLoader:
             "global_batch_size": self.global_batch_size,
             "num_rows": self.shards.num_rows,
             "masking": self._masking_mode,
+            "sop_order": self.sop_order,
         }
 
     @property
@@ -495,6 +547,13 @@ class PretrainingLoader:
                 f"cannot resume: the checkpoint was trained with --masking {saved}, "
                 f"this run has --masking {self._masking_mode}",
                 hint=f"resume with --masking {saved}",
+            )
+        saved = state.get("sop_order", "static")  # checkpoints from before --sop-order: static
+        if saved != self.sop_order:
+            raise AlbertctlError(
+                f"cannot resume: the checkpoint was trained with --sop-order {saved}, "
+                f"this run has --sop-order {self.sop_order}",
+                hint=f"resume with --sop-order {saved}",
             )
         self.close()
         self.next_step = int(state["next_step"])
@@ -563,6 +622,9 @@ def iter_eval_batches(
                 masks = draw_masks(shards, rows, [(EVAL_MASK_SEED, r) for r in rows], masking)
             yield collate(shards, rows, pad_to_multiple_of=8, masks=masks)
 
+
+SOP_ORDERS = ("static", "dynamic")
+"""pretrain --sop-order: the shards' sentence order, or one drawn per row and epoch."""
 
 PRETRAIN_MASKING_MODES = ("auto", "static", "dynamic")
 """pretrain --masking: ``auto`` is dynamic for ``make-data --masking none`` data, else static."""

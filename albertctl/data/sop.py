@@ -157,6 +157,23 @@ def make_sop_pair(a: Segment, b: Segment, rng: np.random.Generator) -> tuple[Seg
     return a, b, 0
 
 
+def swap_pair(
+    ids: np.ndarray, token_type_ids: np.ndarray, token_boundary: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``[CLS] A [SEP] B [SEP]`` -> ``[CLS] B [SEP] A [SEP]``, with its segment ids (0…0 1…1
+    again) and token boundaries (each piece keeps its own); None for a row without a B.
+
+    Shapes: all (n,), n = len(A) + len(B) + 3; A is the k - 2 pieces after [CLS], k the type-0 count.
+    """
+    n, k = len(ids), int(np.count_nonzero(token_type_ids == 0))
+    if k >= n:
+        return None
+    order = np.concatenate(([0], np.arange(k, n - 1), [k - 1], np.arange(1, k - 1), [n - 1]))  # (n,)
+    types = np.zeros_like(token_type_ids)  # (n,)
+    types[n - k + 1 :] = 1  # [CLS] B [SEP] is n - k + 1 pieces
+    return ids[order], types, token_boundary[order]
+
+
 def split_segment(segment: Segment, rng: np.random.Generator) -> tuple[Segment, Segment] | None:
     """Cut one segment in two at a random word start (any piece if none); None if < 2 pieces."""
     n = len(segment.ids)

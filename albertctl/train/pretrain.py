@@ -286,6 +286,7 @@ class _Trainer:
             world_size=ctx.world_size,
             seed=cfg.seed,
             dynamic_masking=self.dynamic_masking,
+            sop_order=cfg.sop_order,
         )
         self.trainer = Trainer(
             self.model,

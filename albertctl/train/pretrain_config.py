@@ -112,6 +112,11 @@ class PretrainConfig:
     Dynamic masks row r in epoch e from the seed (seed, e, r): runs are deterministic,
     independent of the process count and resumable; on static data it restores the original
     ids first. See docs/pretraining.md."""
+    sop_order: str = "static"
+    """static (the shards' sentence order) or dynamic (with dynamic masking: each row's two
+    segments trade places with probability 0.5 per epoch, drawn from its (seed, e, r) seed before
+    its masks, and the label with them), so one copy of --masking none data does not show the
+    same order label for 40 epochs. See docs/pretraining.md."""
     compile: bool = False
     """torch.compile the model."""
     seed: int = 12345
@@ -165,6 +170,8 @@ class PretrainConfig:
             raise AlbertctlError(f"optimizer must be lamb or adamw, got {self.optimizer!r}")
         if self.masking not in ("auto", "static", "dynamic"):
             raise AlbertctlError(f"masking must be auto, static or dynamic, got {self.masking!r}")
+        if self.sop_order not in ("static", "dynamic"):
+            raise AlbertctlError(f"sop_order must be static or dynamic, got {self.sop_order!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise AlbertctlError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.resume and self.overwrite:
