@@ -98,7 +98,15 @@ def main() -> None:
         f"corpus {mb:.1f} MB, held out {args.heldout_mb} MB; "
         f"{args.model}, {args.steps} steps of {args.batch_size}"
     )
-    for name, data in built.items():
+    # static data with its masks; one unmasked copy with loader masks; the same with the
+    # sentence order drawn per epoch too (--sop-order dynamic).
+    arms = [
+        ("static", "static", "static"),
+        ("dynamic", "dynamic", "static"),
+        ("dynamic-sop", "dynamic", "dynamic"),
+    ]
+    for name, masking, sop_order in arms:
+        data = built[masking]
         run = work / f"run-{name}"
         # Rerunning the same command resumes a killed run (checkpoints at every evaluation) and
         # skips a finished one; the data above is rebuilt byte for byte.
@@ -109,13 +117,13 @@ def main() -> None:
             warmup_steps=max(1, args.steps // 10), lr=args.lr, eval_data=(heldout,),
             eval_every=args.eval_every,
             save_every=args.eval_every, threads=args.threads, precision=args.precision, tensorboard=False,
-            overwrite=not resume, resume=resume, masking=name,
+            overwrite=not resume, resume=resume, masking=masking, sop_order=sop_order,
         )  # fmt: skip
         if not finished:
             pretrain(config)
         for r in (r for r in read_metrics(run) if r["split"] == "eval"):
             print(
-                f"{name:>8} step {r['step']:5d}: held-out mlm_loss {r['mlm_loss']:.3f} "
+                f"{name:>11} step {r['step']:5d}: held-out mlm_loss {r['mlm_loss']:.3f} "
                 f"mlm_acc {r['mlm_acc']:.3f} "
                 f"sop_loss {r['sop_loss']:.3f} sop_acc {r['sop_acc']:.3f}"
             )

@@ -14,6 +14,7 @@ which one runs. Nothing here reads or writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,32 +175,21 @@ class InstanceColumns:
             labels,
         )
 
+    @classmethod
+    def from_buffers(cls, *buffers: bytes) -> InstanceColumns:
+        """The columns from the compiled code's bytes, in field order."""
+        return cls(*(np.frombuffer(b, dtype=t) for b, t in zip(buffers, _DTYPES, strict=True)))
+
     def take(self, order: np.ndarray) -> InstanceColumns:
         """The rows in ``order`` (a permutation of ``range(len(self))``)."""
         if backend() == "compiled":
-            order = np.ascontiguousarray(order, dtype=np.int64)
-            columns = [
-                (self.offsets, np.int64),
-                (self.mask_offsets, np.int64),
-                (self.input_ids, np.int32),
-                (self.token_type_ids, np.uint8),
-                (self.token_boundary, np.uint8),
-                (self.masked_lm_positions, np.int32),
-                (self.masked_lm_ids, np.int32),
-            ]
-            ids, offsets, types, boundary, positions, mask_offsets, masked_ids = _instances.take_rows(
-                order, *(np.ascontiguousarray(c, dtype=t) for c, t in columns)
+            dtypes = dict(zip(_COLUMNS, _DTYPES, strict=True))
+            columns = _instances.take_rows(  # the fields but the labels, in field order
+                np.ascontiguousarray(order, dtype=np.int64),
+                *(np.ascontiguousarray(getattr(self, name), dtype=dtypes[name]) for name in _TAKE_ARGUMENTS),
             )
-            return InstanceColumns(
-                np.frombuffer(ids, dtype=np.int32),
-                np.frombuffer(offsets, dtype=np.int64),
-                np.frombuffer(types, dtype=np.uint8),
-                np.frombuffer(boundary, dtype=np.uint8),
-                np.frombuffer(positions, dtype=np.int32),
-                np.frombuffer(mask_offsets, dtype=np.int64),
-                np.frombuffer(masked_ids, dtype=np.int32),
-                self.sentence_order_label[order],
-            )
+            labels = np.ascontiguousarray(self.sentence_order_label[order], dtype=np.uint8)
+            return InstanceColumns.from_buffers(*columns, labels.tobytes())
         tokens, token_offsets = _gather(self.offsets, order)
         masks, mask_offsets = _gather(self.mask_offsets, order)
         return InstanceColumns(
@@ -227,6 +217,14 @@ class InstanceColumns:
             )
             for r in range(len(self))
         ]
+
+
+_COLUMNS = tuple(f.name for f in dataclasses.fields(InstanceColumns))
+_DTYPES = (np.int32, np.int64, np.uint8, np.uint8, np.int32, np.int64, np.int32, np.uint8)
+"""The dtype of each :class:`InstanceColumns` field, in order (the compiled code's layout)."""
+_TAKE_ARGUMENTS = ("offsets", "mask_offsets", "input_ids", "token_type_ids", "token_boundary",
+                   "masked_lm_positions", "masked_lm_ids")  # fmt: skip
+"""The columns ``_instances.take_rows`` reads, in its order."""
 
 
 def _gather(offsets: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,17 +277,7 @@ def build_pass(group: TokenizedGroup, options: InstanceOptions, rng: np.random.G
             options.mask_id,
             cumulative,
         )
-    ids, offsets, types, boundary, positions, mask_offsets, masked_ids, labels = columns
-    return InstanceColumns(
-        np.frombuffer(ids, dtype=np.int32),
-        np.frombuffer(offsets, dtype=np.int64),
-        np.frombuffer(types, dtype=np.uint8),
-        np.frombuffer(boundary, dtype=np.uint8),
-        np.frombuffer(positions, dtype=np.int32),
-        np.frombuffer(mask_offsets, dtype=np.int64),
-        np.frombuffer(masked_ids, dtype=np.int32),
-        np.frombuffer(labels, dtype=np.uint8),
-    )
+    return InstanceColumns.from_buffers(*columns)
 
 
 def mask_rows(
