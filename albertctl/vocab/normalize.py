@@ -27,7 +27,7 @@ import functools
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -342,7 +342,24 @@ def normalize_batch(
     characters of ``inert`` only, without digits: it has no piece ending in digit + ``,`` when
     SentencePiece's normalizer leaves those as they are.
     """
+    return _normalize_with(texts, config, _rules(config, spm_collapses_spaces, inert), inert)
+
+
+def batch_normalizer(
+    config: NormalizationConfig, *, spm_collapses_spaces: bool = False, inert: str = ""
+) -> Callable[[Sequence[str]], tuple[list[bytes | str], list[int]]]:
+    """:func:`normalize_batch` with its settings bound once (a tokenizer calls it per text)."""
     rules = _rules(config, spm_collapses_spaces, inert)
+
+    def normalize(texts: Sequence[str]) -> tuple[list[bytes | str], list[int]]:
+        return _normalize_with(texts, config, rules, inert)
+
+    return normalize
+
+
+def _normalize_with(
+    texts: Sequence[str], config: NormalizationConfig, rules: _Rules, inert: str
+) -> tuple[list[bytes | str], list[int]]:
     quotes, spaces, lower = rules.quotes, rules.spaces, config.lower
     if _compiled is not None and rules.inert_bitmap is not None and compiled_allowed():
         # The same check as the loop below, in C; the texts it cannot prove go the rules path.

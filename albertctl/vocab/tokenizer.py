@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ from albertctl.vocab.base import (
     truncate_pair,
 )
 from albertctl.vocab.hf_export import write_hf_files
-from albertctl.vocab.normalize import NormalizationConfig, normalize_batch, normalize_text
+from albertctl.vocab.normalize import NormalizationConfig, batch_normalizer, normalize_batch, normalize_text
 from albertctl.vocab.offsets import align_normalization, map_spans
 from albertctl.vocab.spm_proto import (
     USER_DEFINED,
@@ -160,6 +160,7 @@ class SentencePieceTokenizer(Tokenizer):
         # the rest of loading, and data workers never ask for either).
         self._user_symbol_ids: frozenset[int] | None = None
         self._normalizer_facts: tuple[bool, bool, str] | None = None
+        self._normalize_one: Callable[[Sequence[str]], tuple[list[bytes | str], list[int]]] | None = None
         self._word_starts: list[bool] | None = None
         self._fingerprint: str | None = None
 
@@ -187,12 +188,14 @@ class SentencePieceTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         """Ids of one text, without special tokens (:meth:`encode_batch`'s fast paths, one text)."""
-        keeps_ascii, collapses_spaces, inert = self._normalizer_facts_of_model()
-        (normalized,), flagged = normalize_batch(
-            [text], self.normalization, spm_collapses_spaces=collapses_spaces, inert=inert
-        )
+        if self._normalize_one is None:
+            _, collapses_spaces, inert = self._normalizer_facts_of_model()
+            self._normalize_one = batch_normalizer(
+                self.normalization, spm_collapses_spaces=collapses_spaces, inert=inert
+            )
+        (normalized,), flagged = self._normalize_one([text])
         ids: list[int] = self._sp.EncodeAsIds(normalized)
-        return self._fix_digit_comma(ids) if flagged or not keeps_ascii else ids
+        return self._fix_digit_comma(ids) if flagged or not self._normalizer_facts_of_model()[0] else ids
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
         """Ids of many texts (exactly :meth:`encode`'s), by SentencePiece's threaded batch encoder.
