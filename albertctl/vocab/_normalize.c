@@ -1,23 +1,29 @@
-/* The common case of the reference normalization, compiled: albertctl.vocab.normalize.normalize_batch's
- * fast check, a whole batch of texts in one call.
+/* The common cases of the reference normalization, compiled: albertctl.vocab.normalize's
+ * normalize_batch over a whole batch of texts in one call.
  *
- *   check_batch(texts, changed, astral, inert, lower, quotes, spaces) -> (out, flagged, holes)
+ *   check_batch(texts, changed, astral, inert, strips, lower, quotes, spaces, remove_space)
+ *       -> (out, flagged, holes)
  *
  *   texts    list[str]
  *   changed  bytes[8192]  bit c (byte c >> 3, bit c & 7) set where some rule changes BMP
  *                         character c on its own (normalize._changed_ranges)
  *   astral   every astral character counts as changed (whenever some rule changes characters)
  *   inert    bytes[8192]  bit c set for the non-ASCII characters the caller proved inert (BMP only)
+ *   strips   dict: changed code point -> (UTF-8 it becomes, flags) where accent stripping is a
+ *            map of that one character, or None; learnt by normalize._learn_strips
  *   lower    lower-case (the ASCII letters of) the output
- *   quotes   a text holding `` or '' takes the rules path (map_quotes)
- *   spaces   a text holding two spaces in a row, or a space at either end, takes the rules path
+ *   quotes   map `` and '' to " (map_quotes), pairs from the left as str.replace does
+ *   spaces   a text holding two spaces in a row, or a space at either end, is a hole
+ *   remove_space   the rules collapse spaces first: a text needing quotes or strips and holding
+ *            such spaces is a hole
  *
- * out[i] is the UTF-8 of texts[i], ASCII-lower-cased when lower, where the check proves that
- * the only rule that applies; else None (a hole: the rules path, in Python, fills it; a text
- * with a lone surrogate is always a hole). flagged lists, in order, the indices of the filled
- * texts holding a digit, a control character or a non-ASCII character not in inert; holes lists
- * the None indices. This is the loop of normalize_batch's pure-Python path, test for test
- * (tests/test_encode_fast.py compares the two); that loop stays the specification.
+ * out[i] is what SentencePiece is given for texts[i]: its UTF-8 with LaTeX quotes mapped,
+ * characters of strips replaced and ASCII lower-cased, where every changed character it holds
+ * has a strip entry; else None (a hole: the rules path, in Python, fills it; a text with a lone
+ * surrogate is always a hole). flagged lists, in order, the indices of the filled texts whose
+ * output holds a digit, a control character or a non-ASCII character not in inert; holes lists
+ * the None indices. The output equals normalize_batch's pure-Python loop, value for value and
+ * flag for flag (tests/test_encode_fast.py compares the two); that loop stays the specification.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
