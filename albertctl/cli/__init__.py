@@ -95,12 +95,9 @@ def _register(modules: tuple[str, ...] = _MODULES) -> typer.Typer:
     return _app
 
 
-def _modules_for(args: list[str]) -> tuple[str, ...]:
-    """The modules a command line needs: its command's, or all (root help, unknown command)."""
-    command = next((a for a in args if not a.startswith("-")), None)  # root options take no value
-    if command in _NO_BLAS_THREADS and "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    return COMMAND_MODULES.get(command, _MODULES) if command is not None else _MODULES
+def _command_of(args: list[str]) -> str | None:
+    """The top-level command of a command line (root options take no value), if any."""
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def __getattr__(name: str) -> typer.Typer:
@@ -134,7 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        code = _register(_modules_for(args))(args, prog_name="albertctl", standalone_mode=False)
+        command = _command_of(args)
+        if command in _NO_BLAS_THREADS and "numpy" not in sys.modules:
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        modules = COMMAND_MODULES.get(command, _MODULES) if command is not None else _MODULES
+        code = _register(modules)(args, prog_name="albertctl", standalone_mode=False)
     except _USAGE_ERROR as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click prints it
             exc.show()

@@ -183,10 +183,12 @@ class InstanceColumns:
     def take(self, order: np.ndarray) -> InstanceColumns:
         """The rows in ``order`` (a permutation of ``range(len(self))``)."""
         if backend() == "compiled":
-            dtypes = dict(zip(_COLUMNS, _DTYPES, strict=True))
             columns = _instances.take_rows(  # the fields but the labels, in field order
                 np.ascontiguousarray(order, dtype=np.int64),
-                *(np.ascontiguousarray(getattr(self, name), dtype=dtypes[name]) for name in _TAKE_ARGUMENTS),
+                *(
+                    np.ascontiguousarray(getattr(self, name), dtype=_DTYPE_OF[name])
+                    for name in _TAKE_ARGUMENTS
+                ),
             )
             labels = np.ascontiguousarray(self.sentence_order_label[order], dtype=np.uint8)
             return InstanceColumns.from_buffers(*columns, labels.tobytes())
@@ -222,6 +224,7 @@ class InstanceColumns:
 _COLUMNS = tuple(f.name for f in dataclasses.fields(InstanceColumns))
 _DTYPES = (np.int32, np.int64, np.uint8, np.uint8, np.int32, np.int64, np.int32, np.uint8)
 """The dtype of each :class:`InstanceColumns` field, in order (the compiled code's layout)."""
+_DTYPE_OF = dict(zip(_COLUMNS, _DTYPES, strict=True))
 _TAKE_ARGUMENTS = ("offsets", "mask_offsets", "input_ids", "token_type_ids", "token_boundary",
                    "masked_lm_positions", "masked_lm_ids")  # fmt: skip
 """The columns ``_instances.take_rows`` reads, in its order."""
